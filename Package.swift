@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Tenancy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Tenancy", targets: ["Tenancy"]),
+        .library(name: "TenancySQLite", targets: ["TenancySQLite"]),
+        .library(name: "TenancyTesting", targets: ["TenancyTesting"]),
+        .executable(name: "tenancy", targets: ["tenancy"]),
+        .executable(name: "tenancy-bench", targets: ["tenancy-bench"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "Tenancy",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TenancySQLite",
+            dependencies: ["Tenancy", "CSQLite"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TenancyTesting",
+            dependencies: ["Tenancy"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "tenancy",
+            dependencies: ["Tenancy", "TenancySQLite"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "tenancy-bench",
+            dependencies: ["Tenancy", "TenancySQLite"],
+            swiftSettings: strictSettings
+        ),
+        // Child process for crash and multi-process tests; not a product.
+        .executableTarget(
+            name: "tenancy-test-worker",
+            dependencies: ["Tenancy", "TenancySQLite"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TenancyTests",
+            dependencies: ["Tenancy", "TenancyTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TenancySQLiteTests",
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyTesting", "tenancy-test-worker"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TenancyCLITests",
+            dependencies: ["Tenancy", "tenancy"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
