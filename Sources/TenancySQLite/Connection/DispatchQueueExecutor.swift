@@ -1,0 +1,30 @@
+import Dispatch
+
+/// A serial executor that runs an actor's jobs on a private Dispatch queue.
+///
+/// Each SQLite connection belongs to an actor on one of these, so a blocking `sqlite3_step`
+/// (or a busy wait for a lock) runs on that queue's thread and never on Swift's cooperative
+/// pool. Linux has no `DispatchSerialQueue` executor, hence this type.
+final class DispatchQueueExecutor: SerialExecutor {
+    let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedSerialExecutor()
+        queue.async {
+            job.runSynchronously(on: executor)
+        }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    func checkIsolated() {
+        dispatchPrecondition(condition: .onQueue(queue))
+    }
+}
