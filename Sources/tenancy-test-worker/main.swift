@@ -1,1 +1,84 @@
-print("todo")
+// A child process for the crash and multi-process tests; not installed as a product.
+//
+// Commands (all take --database PATH):
+//   seed --tenant ID --rows N         create the tenant and N rows in each worker table
+//   purge --tenant ID                 delete the tenant with purge; print the receipt as JSON
+//   create --name NAME --count N      create N tenants with this name; print one id a line
+//
+// The purge command registers three purgers over the worker tables, so TENANCY_FAULT can stop
+// the job between any two of them.
+import Foundation
+import Tenancy
+import TenancySQLite
+
+/// Removes a tenant's rows from one worker table.
+struct TableRowsPurger: TenantPurger {
+    let database: SQLiteDatabase
+    let table: String
+
+    var name: String { table }
+
+    func purge(_ tenantID: TenantID) async throws -> Int {
+        let sql = "DELETE FROM \(table) WHERE tenant_id = ?"
+        return try await database.write { connection in
+            try connection.execute(sql, [.text(tenantID.rawValue)])
+        }
+    }
+}
+
+let workerTables = ["worker_items_a", "worker_items_b", "worker_items_c"]
+
+func option(_ name: String) -> String? {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(1)
+}
+
+guard CommandLine.arguments.count >= 2, let path = option("--database") else {
+    fail("usage: tenancy-test-worker seed|purge|create --database PATH [options]")
+}
+
+let database = try SQLiteDatabase(path: path)
+try await database.write { connection in
+    for table in workerTables {
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (tenant_id TEXT NOT NULL, item INTEGER NOT NULL)")
+    }
+}
+let manager = try await TenantManager.sqlite(
+    database, purgers: workerTables.map { TableRowsPurger(database: database, table: $0) })
+
+switch CommandLine.arguments[1] {
+case "seed":
+    guard let id = option("--tenant"), let rows = option("--rows").flatMap(Int.init) else { fail("seed needs --tenant and --rows") }
+    let tenantID = try TenantID(validating: id)
+    try await manager.createTenant(name: "Worker \(id)", tier: .starter, adminEmail: "owner@worker.example", id: tenantID)
+    try await database.write { connection in
+        for table in workerTables {
+            for item in 0..<rows {
+                try connection.execute("INSERT INTO \(table) (tenant_id, item) VALUES (?, ?)", [.text(id), .integer(Int64(item))])
+            }
+        }
+    }
+case "purge":
+    guard let id = option("--tenant") else { fail("purge needs --tenant") }
+    guard let receipt = try await manager.deleteTenant(try TenantID(validating: id), purgeData: true) else {
+        fail("no receipt returned")
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .millisecondsSince1970
+    print(String(decoding: try encoder.encode(receipt), as: UTF8.self))
+case "create":
+    guard let name = option("--name"), let count = option("--count").flatMap(Int.init) else { fail("create needs --name and --count") }
+    for _ in 0..<count {
+        let tenant = try await manager.createTenant(name: name, tier: .free, adminEmail: "owner@worker.example")
+        print(tenant.id.rawValue)
+    }
+default:
+    fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge or create")
+}

@@ -8,8 +8,12 @@ import Dispatch
 final class DispatchQueueExecutor: SerialExecutor {
     let queue: DispatchQueue
 
+    /// Marks the queues of these executors with their label, so code can tell where it runs.
+    static let labelKey = DispatchSpecificKey<String>()
+
     init(label: String) {
         queue = DispatchQueue(label: label)
+        queue.setSpecific(key: Self.labelKey, value: label)
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
