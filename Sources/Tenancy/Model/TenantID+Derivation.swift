@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension TenantID {
     /// The length a derived id is cut to, leaving room for a `-` and a 4-character suffix.

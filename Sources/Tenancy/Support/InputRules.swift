@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The checks every public entry applies to names, e-mail addresses, time zones, reasons and
 /// metadata before anything is stored.

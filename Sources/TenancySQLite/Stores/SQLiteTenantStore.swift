@@ -28,6 +28,24 @@ public final class SQLiteTenantStore: TenantStore {
         }
     }
 
+    /// Stores many new tenants in one transaction, for imports and benchmarks; the tenants
+    /// are stored as given, without the manager's validation, audit records or events.
+    ///
+    /// - Throws: ``TenantAlreadyExistsError`` when any id is taken; nothing is stored then.
+    public func insert(contentsOf tenants: [Tenant]) async throws {
+        let rows = try tenants.map { ($0.id, try Self.arguments(for: $0)) }
+        try await database.write { connection in
+            for (id, arguments) in rows {
+                do {
+                    try connection.execute(
+                        "INSERT INTO tenancy_tenants (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments)
+                } catch let error as SQLiteError where error.code == .constraintPrimaryKey {
+                    throw TenantAlreadyExistsError(tenantID: id)
+                }
+            }
+        }
+    }
+
     public func tenant(_ id: TenantID) async throws -> Tenant? {
         let rows = try await database.read { connection in
             try connection.query("SELECT \(Self.columns) FROM tenancy_tenants WHERE id = ?", [.text(id.rawValue)])
