@@ -12,7 +12,8 @@ extension TenantManager {
     /// a suspended tenant (`to: .active`) restores the status it had before suspension, so a
     /// suspended trial tenant becomes `trial` again. Restoring a cancelled tenant works within
     /// the retention period. `deleting` and `deleted` are reached only through
-    /// ``deleteTenant(_:purgeData:)``.
+    /// ``deleteTenant(_:purgeData:)``, so targeting them always throws, also when the tenant is
+    /// already in that status.
     ///
     /// - Parameter reason: why, recorded on a suspension and in the audit trail (no personal
     ///   data).
@@ -23,7 +24,6 @@ extension TenantManager {
         let reason = try reason.map(InputRules.validatedReason)
         if target == .deleting || target == .deleted {
             let current = try await tenant(id)
-            if current.status == target { return current }
             let error = InvalidTransitionError(
                 tenantID: id, from: current.status, to: target,
                 detail: "use deleteTenant(_:purgeData: true) or `tenancy delete --purge`")

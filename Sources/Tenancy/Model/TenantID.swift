@@ -50,12 +50,14 @@ public struct TenantID: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// Returns why `text` is not a valid tenant id, or nil when it is one.
     static func problem(with text: String) -> String? {
         let bytes = Array(text.utf8)
-        if bytes.count < minimumLength || bytes.count > maximumLength {
-            return "must be \(minimumLength) to \(maximumLength) characters long, got \(text.count)"
-        }
+        // Characters are checked first, so the length check below sees only ASCII, where each
+        // byte is one character.
         for byte in bytes where !isAllowed(byte) {
             return "only lowercase letters a-z, digits 0-9 and '-' are allowed"
                 + (byte >= 0x41 && byte <= 0x5A ? " (no uppercase)" : "")
+        }
+        if bytes.count < minimumLength || bytes.count > maximumLength {
+            return "must be \(minimumLength) to \(maximumLength) characters long, got \(bytes.count)"
         }
         guard let first = bytes.first, isLetter(first) else {
             return "must start with a letter a-z"
