@@ -6,7 +6,7 @@ enum CommandLineTool {
     static let commands: [Command] = [
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
-        LifecycleCommands.purgeExpired, AuditCommand.audit,
+        LifecycleCommands.purgeExpired, AuditCommand.audit, DemoCommand.demo,
     ]
 
     static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"

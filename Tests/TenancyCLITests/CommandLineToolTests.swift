@@ -46,4 +46,10 @@ import Testing
         let names = CommandLineTool.commands.map(\.name)
         #expect(Set(names).count == names.count)
     }
+
+    @Test func demoReplacesDatabaseHelp() {
+        let database = DemoCommand.demo.options.filter { $0.name == "database" }
+        #expect(database.count == 1)
+        #expect(database.first?.help.contains("TENANCY_DATABASE_URL is not read") == true)
+    }
 }
