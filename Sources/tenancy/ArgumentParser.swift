@@ -6,7 +6,7 @@ struct OptionSpec: Sendable {
     let valueName: String?
     /// Whether the command fails without it.
     let isRequired: Bool
-    /// What the option sets, for the command's help.
+    /// The help text: what the option sets, and in which unit.
     let help: String
 
     static func flag(_ name: String, help: String) -> OptionSpec {

@@ -88,7 +88,8 @@ enum CommandLineTool {
         lines += [
             "",
             "The database is --database URL, else \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite.",
-            "Options may come before or after arguments; 'tenancy COMMAND --help' prints a command's usage.",
+            "Options may come before or after arguments, as '--option VALUE' or '--option=VALUE'; a value",
+            "that starts with '--' needs the second form. 'tenancy COMMAND --help' prints a command's usage.",
             "",
             "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
             "4 rejected (invalid transition, suspended or unavailable tenant, id already exists).",

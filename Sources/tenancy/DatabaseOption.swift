@@ -2,7 +2,7 @@ import Foundation
 import Tenancy
 import TenancySQLite
 
-/// Where the CLI keeps the registry, from `--database` or `TENANCY_DATABASE_URL`.
+/// The location of the registry database, from `--database` or `TENANCY_DATABASE_URL`.
 enum DatabaseLocation: Equatable, Sendable {
     /// An SQLite file, written `sqlite:PATH`.
     case sqlite(path: String)
@@ -78,6 +78,16 @@ struct DatabaseMissingError: Error, CustomStringConvertible {
     }
 }
 
+/// The SQLite file could not be opened or its schema could not be set up.
+struct DatabaseOpenError: Error, CustomStringConvertible {
+    let path: String
+    let underlying: SQLiteError
+
+    var description: String {
+        "cannot open the database '\(path)': \(underlying); check that the directory exists and is writable"
+    }
+}
+
 /// An open registry: the manager and the file it works on.
 struct OpenRegistry: Sendable {
     let manager: TenantManager
@@ -85,10 +95,11 @@ struct OpenRegistry: Sendable {
 
     /// Opens the registry at `location`.
     ///
-    /// - Parameter create: whether a missing SQLite file may be created; commands that only
-    ///   read or change existing tenants pass false, so a mistyped path fails instead of
-    ///   leaving an empty database behind.
-    /// - Throws: ``UsageError`` for PostgreSQL, ``DatabaseMissingError``, or the SQLite error.
+    /// - Parameter create: whether a missing SQLite file may be created. Commands that only
+    ///   read or change existing tenants pass false, so a mistyped path fails and leaves no
+    ///   empty database behind.
+    /// - Throws: ``UsageError`` for PostgreSQL, ``DatabaseMissingError``, or
+    ///   ``DatabaseOpenError``.
     static func open(_ location: DatabaseLocation, create: Bool) async throws -> OpenRegistry {
         switch location {
         case .postgres:
@@ -97,9 +108,13 @@ struct OpenRegistry: Sendable {
             if !create && !FileManager.default.fileExists(atPath: path) {
                 throw DatabaseMissingError(path: path)
             }
-            let database = try SQLiteDatabase(path: path)
-            let manager = try await TenantManager.sqlite(database)
-            return OpenRegistry(manager: manager, path: path)
+            do {
+                let database = try SQLiteDatabase(path: path)
+                let manager = try await TenantManager.sqlite(database)
+                return OpenRegistry(manager: manager, path: path)
+            } catch let error as SQLiteError {
+                throw DatabaseOpenError(path: path, underlying: error)
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ import Tenancy
 enum DemoCommand {
     static let demo = Command(
         name: "demo",
-        summary: "run a short tour: tenants on three tiers, concurrent scoped tasks, suspension, purge",
+        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, suspension, purge",
         options: [
             .value("database", "URL", help: "sqlite:PATH to run in (default: a new temporary database; \(DatabaseLocation.environmentVariable) is not read)"),
         ],

@@ -16,7 +16,7 @@ enum LifecycleCommands {
 
     static let activate = Command(
         name: "activate",
-        summary: "activate a pending tenant, reactivate a suspended one or restore a cancelled one",
+        summary: "activate a pending or trial tenant, reactivate a suspended one or restore a cancelled one",
         positionals: [idArgument],
         details: """
             A suspended tenant returns to the status it had before (a suspended trial tenant becomes

@@ -57,6 +57,16 @@ import Testing
         #expect(!result.stderr.contains("s3cret"))
     }
 
+    @Test func unopenableDatabaseNamesPath() async throws {
+        let workspace = try Workspace()
+        let path = workspace.directory.appendingPathComponent("missing-directory/registry.sqlite").path
+        let result = try await TenancyExecutable.run(
+            ["create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example", "--database", "sqlite:" + path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: cannot open the database '\(path)': "))
+        #expect(result.stderr.hasSuffix("; check that the directory exists and is writable\n"))
+    }
+
     @Test func environmentNamesDatabase() async throws {
         let workspace = try Workspace()
         try await workspace.createTenant(id: "acme")
