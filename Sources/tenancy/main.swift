@@ -1,1 +1,5 @@
-print("todo")
+import Foundation
+
+let status = await CommandLineTool.run(
+    Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+exit(status.rawValue)

@@ -1,0 +1,110 @@
+import Tenancy
+
+/// The process exit status of the CLI.
+enum ExitStatus: Int32, Sendable {
+    case success = 0
+    /// The operation failed (a database error, a failed purger, a missing database file).
+    case failure = 1
+    /// The command line is invalid: an unknown option, a missing value, an invalid id, tier,
+    /// name or e-mail address.
+    case usage = 2
+    /// The tenant does not exist.
+    case notFound = 3
+    /// The registry rejected the change: an invalid transition, a suspended or unavailable
+    /// tenant, an id that already exists.
+    case refused = 4
+}
+
+/// A CLI command: its name, usage, help and the function that runs it.
+struct Command: Sendable {
+    let name: String
+    /// One line for the command list of `tenancy help`.
+    let summary: String
+    let options: [OptionSpec]
+    let positionals: [PositionalSpec]
+    /// Further help text printed after the options, or nil.
+    let details: String?
+    let run: @Sendable (Invocation) async throws -> Void
+
+    init(
+        name: String, summary: String, options: [OptionSpec] = [], positionals: [PositionalSpec] = [],
+        details: String? = nil, run: @escaping @Sendable (Invocation) async throws -> Void
+    ) {
+        self.name = name
+        self.summary = summary
+        // A command may give a global option its own help text, as `demo` does for --database.
+        self.options = options + Command.globalOptions.filter { global in !options.contains { $0.name == global.name } }
+        self.positionals = positionals
+        self.details = details
+        self.run = run
+    }
+
+    /// The options every command accepts.
+    static let globalOptions: [OptionSpec] = [
+        .value("database", "URL", help: "the registry database: sqlite:PATH (default \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite)"),
+        .flag("json", help: "print the result as JSON"),
+        .flag("help", help: "print this help"),
+    ]
+
+    var parser: ArgumentParser {
+        ArgumentParser(options: options, positionals: positionals)
+    }
+
+    /// The usage line, such as `tenancy show ID [--database URL] [--json]`.
+    var usage: String {
+        var parts = ["tenancy", name]
+        parts += positionals.map { $0.isRequired ? $0.name : "[\($0.name)]" }
+        for option in options where option.name != "help" {
+            let text = option.valueName.map { "--\(option.name) \($0)" } ?? "--\(option.name)"
+            parts.append(option.isRequired ? text : "[\(text)]")
+        }
+        return "usage: " + parts.joined(separator: " ")
+    }
+
+    /// The full help: usage, summary, arguments, options and details.
+    var help: String {
+        var lines = [usage, "", summary]
+        if !positionals.isEmpty {
+            lines += ["", "Arguments:"]
+            let width = positionals.map(\.name.count).max() ?? 0
+            lines += positionals.map { "  " + $0.name.padded(to: width) + "  " + $0.help }
+        }
+        lines += ["", "Options:"]
+        let labels = options.map { option in option.valueName.map { "--\(option.name) \($0)" } ?? "--\(option.name)" }
+        let width = labels.map(\.count).max() ?? 0
+        lines += zip(labels, options).map { label, option in "  " + label.padded(to: width) + "  " + option.help }
+        if let details {
+            lines += ["", details]
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The context of a running command: its parsed arguments, the environment and the console.
+struct Invocation: Sendable {
+    let command: Command
+    let arguments: ParsedArguments
+    let environment: [String: String]
+    let console: Console
+
+    /// Whether `--json` was given.
+    var json: Bool { arguments.has("json") }
+
+    /// Returns the positional argument at `index`, or nil. ``ArgumentParser/checkComplete(_:)``
+    /// has checked that every required one exists.
+    func positional(_ index: Int) -> String? {
+        index < arguments.positionals.count ? arguments.positionals[index] : nil
+    }
+
+    /// Opens the registry named by `--database` or the environment.
+    func openRegistry(create: Bool = false) async throws -> OpenRegistry {
+        let location = try DatabaseLocation.resolve(option: arguments.value("database"), environment: environment)
+        return try await OpenRegistry.open(location, create: create)
+    }
+}
+
+extension String {
+    func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,123 @@
+import Tenancy
+
+/// The `tenancy` command line: finds the command, parses its arguments, runs it and maps
+/// errors to exit statuses.
+enum CommandLineTool {
+    static let commands: [Command] = [
+        TenantCommands.create, TenantCommands.list, TenantCommands.show,
+        LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
+        LifecycleCommands.purgeExpired, AuditCommand.audit, DemoCommand.demo,
+    ]
+
+    static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
+
+    /// Runs one command line (without the program name) and returns the exit status.
+    static func run(_ arguments: [String], environment: [String: String], console: Console = Console()) async -> ExitStatus {
+        let (name, remaining) = splitCommandName(arguments)
+        guard let name else {
+            if remaining.contains("--help") || remaining.contains("-h") {
+                console.write(generalHelp)
+                return .success
+            }
+            console.writeError("error: missing command\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
+            return .usage
+        }
+        if name == "help" {
+            return runHelp(remaining, console: console)
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            console.writeError(
+                "error: unknown command '\(ArgumentParser.displayed(name))'\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
+            return .usage
+        }
+        return await run(command, remaining, environment: environment, console: console)
+    }
+
+    static func run(_ command: Command, _ arguments: [String], environment: [String: String], console: Console) async -> ExitStatus {
+        do {
+            let parsed = try command.parser.parse(arguments)
+            if parsed.has("help") {
+                console.write(command.help)
+                return .success
+            }
+            try command.parser.checkComplete(parsed)
+            try await command.run(Invocation(command: command, arguments: parsed, environment: environment, console: console))
+            return .success
+        } catch {
+            return report(error, of: command, console: console)
+        }
+    }
+
+    /// Separates the command name from the arguments. Options of every command (`--database`,
+    /// `--json`, `--help`) may come before the name; they stay in the returned arguments.
+    static func splitCommandName(_ arguments: [String]) -> (name: String?, remaining: [String]) {
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            if !argument.hasPrefix("-") {
+                var remaining = arguments
+                remaining.remove(at: index)
+                return (argument, remaining)
+            }
+            // `--database URL` takes the next argument as its value.
+            index += argument == "--database" ? 2 : 1
+        }
+        return (nil, arguments)
+    }
+
+    private static func runHelp(_ arguments: [String], console: Console) -> ExitStatus {
+        let topics = arguments.filter { !$0.hasPrefix("-") }
+        guard let topic = topics.first else {
+            console.write(generalHelp)
+            return .success
+        }
+        guard topics.count == 1, let command = commands.first(where: { $0.name == topic }) else {
+            console.writeError(
+                "error: unknown command '\(ArgumentParser.displayed(topic))'\nusage: tenancy help [COMMAND]\nRun 'tenancy help' for the list of commands.")
+            return .usage
+        }
+        console.write(command.help)
+        return .success
+    }
+
+    static var generalHelp: String {
+        let width = commands.map(\.name.count).max() ?? 0
+        var lines = [generalUsage, "", "Manages the tenants of a Tenancy registry.", "", "Commands:"]
+        lines += commands.map { "  " + $0.name.padded(to: width) + "  " + $0.summary }
+        lines.append("  " + "help".padded(to: width) + "  print this help, or a command's help with 'tenancy help COMMAND'")
+        lines += [
+            "",
+            "The database is --database URL, else \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite.",
+            "Options may come before or after arguments, as '--option VALUE' or '--option=VALUE'; a value",
+            "that starts with '--' needs the second form. 'tenancy COMMAND --help' prints a command's usage.",
+            "",
+            "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
+            "4 rejected (invalid transition, suspended or unavailable tenant, id already exists).",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// Prints the error and returns its exit status. Messages never contain e-mail addresses:
+    /// the library's errors leave them out, and the CLI adds only ids and option names.
+    static func report(_ error: any Error, of command: Command, console: Console) -> ExitStatus {
+        let usageHint = "\(command.usage)\nRun 'tenancy \(command.name) --help' for details."
+        switch error {
+        case let error as UsageError:
+            console.writeError("error: \(error)\n\(usageHint)")
+            return .usage
+        case let error as ValidationError:
+            console.writeError("error: \(error)\n\(usageHint)")
+            return .usage
+        case let error as TenantNotFoundError:
+            console.writeError("error: \(error): check the id with 'tenancy list'")
+            return .notFound
+        case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
+            is TenantAlreadyExistsError:
+            console.writeError("error: \(error)")
+            return .refused
+        default:
+            console.writeError("error: \(error)")
+            return .failure
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Tenancy
+import TenancySQLite
+
+/// The location of the registry database, from `--database` or `TENANCY_DATABASE_URL`.
+enum DatabaseLocation: Equatable, Sendable {
+    /// An SQLite file, written `sqlite:PATH`.
+    case sqlite(path: String)
+    /// A PostgreSQL server, written `postgres://...` or `postgresql://...`; accepted by the
+    /// parser, rejected when opened until the PostgreSQL backend is built in.
+    case postgres
+
+    /// The name of the environment variable read when `--database` is absent.
+    static let environmentVariable = "TENANCY_DATABASE_URL"
+
+    /// The location used when neither `--database` nor the environment variable is set.
+    static let defaultLocation = DatabaseLocation.sqlite(path: "./tenancy.sqlite")
+
+    /// The forms the parser accepts, for error messages and help.
+    static let acceptedForms = "sqlite:PATH or postgres://USER@HOST/DATABASE"
+
+    /// Parses a database URL.
+    ///
+    /// - Parameter source: where the value came from (`--database` or the variable), named in
+    ///   the error.
+    init(parsing text: String, source: String) throws(UsageError) {
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else {
+                throw UsageError("invalid \(source) 'sqlite:': the path is missing; expected sqlite:PATH, as in sqlite:./tenancy.sqlite")
+            }
+            self = .sqlite(path: path)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            self = .postgres
+        } else {
+            throw UsageError("invalid \(source) '\(Self.redacted(text))': expected \(Self.acceptedForms)")
+        }
+    }
+
+    /// Returns the location from `--database`, else from the environment, else the default.
+    ///
+    /// An empty environment variable counts as unset, as shells often export empty values.
+    static func resolve(option: String?, environment: [String: String]) throws(UsageError) -> DatabaseLocation {
+        if let option {
+            return try DatabaseLocation(parsing: option, source: "--database")
+        }
+        if let value = environment[environmentVariable], !value.isEmpty {
+            return try DatabaseLocation(parsing: value, source: environmentVariable)
+        }
+        return defaultLocation
+    }
+
+    /// Returns `text` with any password in a `scheme://user:password@host` form replaced by
+    /// `***`, so a mistyped URL can be shown in an error without leaking a credential.
+    static func redacted(_ text: String) -> String {
+        guard let schemeEnd = text.range(of: "://") else {
+            return ArgumentParser.displayed(text)
+        }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else {
+            return ArgumentParser.displayed(text)
+        }
+        let hidden = String(text[..<authority.index(after: colon)]) + "***" + String(text[at...])
+        return ArgumentParser.displayed(hidden)
+    }
+}
+
+/// The database file named by `--database` does not exist, and the command only reads or
+/// changes existing tenants.
+struct DatabaseMissingError: Error, CustomStringConvertible {
+    let path: String
+
+    var description: String {
+        "no database at '\(path)': check --database or \(DatabaseLocation.environmentVariable); "
+            + "'tenancy create' creates the database"
+    }
+}
+
+/// The SQLite file could not be opened or its schema could not be set up.
+struct DatabaseOpenError: Error, CustomStringConvertible {
+    let path: String
+    let underlying: SQLiteError
+
+    var description: String {
+        "cannot open the database '\(path)': \(underlying); check that the directory exists and is writable"
+    }
+}
+
+/// An open registry: the manager and the file it works on.
+struct OpenRegistry: Sendable {
+    let manager: TenantManager
+    let path: String
+
+    /// Opens the registry at `location`.
+    ///
+    /// - Parameter create: whether a missing SQLite file may be created. Commands that only
+    ///   read or change existing tenants pass false, so a mistyped path fails and leaves no
+    ///   empty database behind.
+    /// - Throws: ``UsageError`` for PostgreSQL, ``DatabaseMissingError``, or
+    ///   ``DatabaseOpenError``.
+    static func open(_ location: DatabaseLocation, create: Bool) async throws -> OpenRegistry {
+        switch location {
+        case .postgres:
+            throw UsageError("PostgreSQL is not supported by this build yet: use --database sqlite:PATH")
+        case .sqlite(let path):
+            if !create && !FileManager.default.fileExists(atPath: path) {
+                throw DatabaseMissingError(path: path)
+            }
+            do {
+                let database = try SQLiteDatabase(path: path)
+                let manager = try await TenantManager.sqlite(database)
+                return OpenRegistry(manager: manager, path: path)
+            } catch let error as SQLiteError {
+                throw DatabaseOpenError(path: path, underlying: error)
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import Tenancy
+
+/// The `demo` command: a short tour of the library on a new SQLite database.
+enum DemoCommand {
+    static let demo = Command(
+        name: "demo",
+        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, suspension, purge",
+        options: [
+            .value("database", "URL", help: "sqlite:PATH to run in (default: a new temporary database; \(DatabaseLocation.environmentVariable) is not read)"),
+        ],
+        details: """
+            The demo never reads \(DatabaseLocation.environmentVariable), so it cannot touch an operator's
+            registry. The database is kept afterwards, and its path is printed in the summary.
+            """,
+        run: runDemo)
+
+    /// The tenants the demo creates: name, tier and whether it starts as a trial.
+    private static let tenantsToCreate: [(name: String, tier: TenantTier, trial: Bool, email: String)] = [
+        ("Acme Corporation", .enterprise, false, "admin@acme.example"),
+        ("Globex", .business, false, "ops@globex.example"),
+        ("Initech", .starter, true, "it@initech.example"),
+        ("Umbrella Labs", .free, false, "admin@umbrella.example"),
+    ]
+
+    /// How many scoped tasks run per tenant.
+    private static let tasksPerTenant = 3
+
+    private static func runDemo(_ invocation: Invocation) async throws {
+        let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
+            ?? .sqlite(path: try temporaryDatabasePath())
+        let registry = try await OpenRegistry.open(location, create: true)
+        let manager = registry.manager
+        let narrator = Narrator(console: invocation.console, isQuiet: invocation.json)
+
+        narrator.heading("Tenants")
+        var tenants: [Tenant] = []
+        for entry in tenantsToCreate {
+            tenants.append(try await manager.createTenant(
+                name: entry.name, tier: entry.tier, adminEmail: entry.email, status: entry.trial ? .trial : .active))
+        }
+        var table = TextTable("ID", "NAME", "TIER", "STATUS")
+        for tenant in tenants {
+            table.append(tenant.id.rawValue, tenant.name, tenant.tier.rawValue, tenant.status.rawValue)
+        }
+        narrator.say("Created \(tenants.count) tenants on \(Set(tenants.map(\.tier)).count) tiers.\n\n" + table.render())
+
+        narrator.heading("Concurrent tenant-scoped work")
+        let observations = try await runScopedTasks(for: tenants.map(\.id), manager: manager)
+        let mismatches = observations.filter { !$0.sawOnlyOwnTenant }
+        var taskTable = TextTable("TENANT", "TASKS", "SAW OWN TENANT")
+        for tenant in tenants {
+            let own = observations.filter { $0.expected == tenant.id }
+            taskTable.append(tenant.id.rawValue, "\(own.count)", "\(own.filter(\.sawOnlyOwnTenant).count)")
+        }
+        narrator.say("""
+            \(observations.count) tasks ran in one task group. Each entered manager.withTenant(id) and read
+            currentTenant() three calls deep, in an async let child task and in a Task {}.
+
+            \(taskTable.render())
+            """)
+        if !mismatches.isEmpty {
+            throw DemoFailure("\(mismatches.count) of \(observations.count) scoped tasks saw another tenant or none")
+        }
+
+        narrator.heading("Suspension")
+        let suspended = tenants[1].id
+        let reason = "billing overdue"
+        try await manager.updateStatus(suspended, to: .suspended, reason: reason)
+        let rejection: TenantSuspendedError
+        do {
+            try await manager.withTenant(suspended) { _ in }
+            throw DemoFailure("the suspended tenant '\(suspended)' entered a scope")
+        } catch let error as TenantSuspendedError {
+            rejection = error
+        }
+        narrator.say("""
+            Suspended '\(suspended)' (reason: \(reason)). Entering its scope throws TenantSuspendedError:
+              \(rejection)
+            """)
+
+        narrator.heading("Deletion with purge")
+        let purged = tenants[3].id
+        guard let receipt = try await manager.deleteTenant(purged, purgeData: true) else {
+            throw DemoFailure("the deletion of '\(purged)' returned no receipt")
+        }
+        narrator.say("Deleted '\(purged)'; its name and admin e-mail are erased. Receipt:\n\n" + LifecycleCommands.render(receipt))
+
+        let summary = try await Summary(
+            manager: manager, path: registry.path, created: tenants.count, tasks: observations.count,
+            tasksWithOwnTenant: observations.count - mismatches.count, rejection: rejection, receipt: receipt)
+        if invocation.json {
+            try invocation.console.writeJSON(summary)
+        } else {
+            narrator.heading("Summary")
+            narrator.say(summary.rendered())
+        }
+    }
+
+    /// Creates a new directory under the temporary directory and returns a database path in it.
+    private static func temporaryDatabasePath() throws -> String {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tenancy-demo-\(UUID().uuidString.lowercased())", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("demo.sqlite").path
+    }
+
+    // MARK: - Scoped tasks
+
+    /// The tenant ids one scoped task read from the context.
+    struct Observation: Sendable {
+        let expected: TenantID
+        /// The tenant ids read inside the scope: in the nested call, the `async let` child and
+        /// the `Task {}`; nil where no tenant was bound.
+        let seen: [TenantID?]
+
+        var sawOnlyOwnTenant: Bool { !seen.isEmpty && seen.allSatisfy { $0 == expected } }
+    }
+
+    /// Runs ``tasksPerTenant`` tasks per tenant in one task group, each in its tenant's scope.
+    static func runScopedTasks(for ids: [TenantID], manager: TenantManager) async throws -> [Observation] {
+        try await withThrowingTaskGroup(of: Observation.self) { group in
+            for round in 0..<tasksPerTenant {
+                for id in ids {
+                    group.addTask {
+                        try await manager.withTenant(id) { _ in
+                            try await handleRequest(number: round, expected: id)
+                        }
+                    }
+                }
+            }
+            var observations: [Observation] = []
+            for try await observation in group {
+                observations.append(observation)
+            }
+            return observations
+        }
+    }
+
+    /// Stands in for request handling: reads the context after a suspension point, in a child
+    /// task and in an unstructured task, as a service's handlers would.
+    private static func handleRequest(number: Int, expected: TenantID) async throws -> Observation {
+        // A short random pause interleaves the tasks of different tenants.
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...5)))
+        async let fromChild = loadDashboard()
+        let fromTask = await Task { await loadDashboard() }.value
+        let fromCall = await loadDashboard()
+        return Observation(expected: expected, seen: [fromCall, await fromChild, fromTask])
+    }
+
+    private static func loadDashboard() async -> TenantID? {
+        await Task.yield()
+        return readWidgets()
+    }
+
+    private static func readWidgets() -> TenantID? {
+        currentTenant()?.id
+    }
+
+    // MARK: - Output
+
+    /// Prints the demo's sections, or nothing when the output is JSON.
+    private final class Narrator {
+        let console: Console
+        let isQuiet: Bool
+        private var hasWritten = false
+
+        init(console: Console, isQuiet: Bool) {
+            self.console = console
+            self.isQuiet = isQuiet
+        }
+
+        /// Writes a section heading, after a blank line unless it is the first.
+        func heading(_ title: String) {
+            if isQuiet { return }
+            console.write((hasWritten ? "\n" : "") + "== \(title) ==")
+            hasWritten = true
+        }
+
+        func say(_ text: String) {
+            if !isQuiet { console.write(text) }
+        }
+    }
+
+    /// The end of the demo: counts and where the database is.
+    struct Summary: Encodable {
+        let databasePath: String
+        let tenantsCreated: Int
+        /// The number of tenants per status at the end of the demo.
+        let tenantsByStatus: [String: Int]
+        let scopedTasks: Int
+        let scopedTasksWithOwnTenant: Int
+        let rejectedTenantID: String
+        let rejectionError: String
+        let receipt: ReceiptOutput
+        let auditRecords: Int
+
+        init(
+            manager: TenantManager, path: String, created: Int, tasks: Int, tasksWithOwnTenant: Int,
+            rejection: TenantSuspendedError, receipt: PurgeReceipt
+        ) async throws {
+            var byStatus: [String: Int] = [:]
+            var cursor: TenantID?
+            repeat {
+                let page = try await manager.listTenants(after: cursor, limit: 1_000)
+                for tenant in page.tenants {
+                    byStatus[tenant.status.rawValue, default: 0] += 1
+                }
+                cursor = page.nextCursor
+            } while cursor != nil
+
+            databasePath = path
+            tenantsCreated = created
+            tenantsByStatus = byStatus
+            scopedTasks = tasks
+            scopedTasksWithOwnTenant = tasksWithOwnTenant
+            rejectedTenantID = rejection.tenantID.rawValue
+            rejectionError = "TenantSuspendedError"
+            self.receipt = ReceiptOutput(receipt)
+            var recordCount = 0
+            var lastSequence: Int64?
+            while true {
+                let records = try await manager.auditRecords(afterSequence: lastSequence, limit: 1_000)
+                recordCount += records.count
+                guard records.count == 1_000, let sequence = records.last?.sequence else { break }
+                lastSequence = sequence
+            }
+            auditRecords = recordCount
+        }
+
+        func rendered() -> String {
+            let statuses = TenantStatus.allCases.compactMap { status in
+                tenantsByStatus[status.rawValue].map { "\($0) \(status.rawValue)" }
+            }
+            var fields = FieldList()
+            fields.append("Tenants created", "\(tenantsCreated)")
+            fields.append("Tenants by status", statuses.joined(separator: ", "))
+            fields.append("Scoped tasks", "\(scopedTasks), \(scopedTasksWithOwnTenant) saw only their own tenant")
+            fields.append("Rejected", "'\(rejectedTenantID)' with \(rejectionError)")
+            let items = receipt.totalRemoved == 1 ? "item" : "items"
+            fields.append("Purged", "'\(receipt.tenantID)', \(receipt.totalRemoved) \(items) removed")
+            fields.append("Audit records", "\(auditRecords)")
+            fields.append("Database", databasePath)
+            return fields.render() + "\n\nInspect it with: tenancy list --database sqlite:\(databasePath)"
+        }
+    }
+
+    struct DemoFailure: Error, CustomStringConvertible {
+        let description: String
+
+        init(_ description: String) {
+            self.description = "demo failed: " + description
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Tenancy
+
+/// A tenant as the CLI prints it in JSON.
+///
+/// Every key is always present, with `null` for an absent value, so scripts can rely on the
+/// shape. `adminEmail` is only in single-tenant output (`show`, `create`, `suspend`, ...),
+/// never in lists.
+struct TenantOutput: Encodable {
+    let tenant: Tenant
+    let includesAdminEmail: Bool
+
+    private enum CodingKeys: String, CodingKey {
+        case id, name, tier, status, statusBeforeSuspension, suspensionReason, adminEmail, timeZone, placement
+        case createdAt, updatedAt, deletedAt, metadata
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tenant.id.rawValue, forKey: .id)
+        try container.encode(tenant.name, forKey: .name)
+        try container.encode(tenant.tier.rawValue, forKey: .tier)
+        try container.encode(tenant.status.rawValue, forKey: .status)
+        try container.encode(tenant.statusBeforeSuspension?.rawValue, forKey: .statusBeforeSuspension)
+        try container.encode(tenant.suspensionReason, forKey: .suspensionReason)
+        if includesAdminEmail {
+            try container.encode(tenant.adminEmail, forKey: .adminEmail)
+        }
+        try container.encode(tenant.timeZone, forKey: .timeZone)
+        try container.encode(tenant.placement.description, forKey: .placement)
+        try container.encode(tenant.createdAt, forKey: .createdAt)
+        try container.encode(tenant.updatedAt, forKey: .updatedAt)
+        try container.encode(tenant.deletedAt, forKey: .deletedAt)
+        try container.encode(tenant.metadata, forKey: .metadata)
+    }
+}
+
+/// A purge receipt as the CLI prints it in JSON.
+struct ReceiptOutput: Encodable {
+    struct Step: Encodable {
+        let purger: String
+        let removed: Int
+        let finishedAt: Date
+    }
+
+    let tenantID: String
+    let startedAt: Date
+    let completedAt: Date
+    let requestedBy: String?
+    let steps: [Step]
+    let totalRemoved: Int
+
+    init(_ receipt: PurgeReceipt) {
+        tenantID = receipt.tenantID.rawValue
+        startedAt = receipt.startedAt
+        completedAt = receipt.completedAt
+        requestedBy = receipt.requestedBy
+        steps = receipt.steps.map { Step(purger: $0.purger, removed: $0.removed, finishedAt: $0.finishedAt) }
+        totalRemoved = receipt.totalRemoved
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case tenantID, startedAt, completedAt, requestedBy, steps, totalRemoved
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tenantID, forKey: .tenantID)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(completedAt, forKey: .completedAt)
+        try container.encode(requestedBy, forKey: .requestedBy)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(totalRemoved, forKey: .totalRemoved)
+    }
+}
+
+/// An audit record as the CLI prints it in JSON; absent values are `null`.
+struct AuditRecordOutput: Encodable {
+    let record: AuditRecord
+
+    private enum CodingKeys: String, CodingKey {
+        case sequence, time, tenantID, principalID, action, outcome, detail
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.sequence, forKey: .sequence)
+        try container.encode(record.time, forKey: .time)
+        try container.encode(record.tenantID?.rawValue, forKey: .tenantID)
+        try container.encode(record.principalID, forKey: .principalID)
+        try container.encode(record.action.rawValue, forKey: .action)
+        try container.encode(record.outcome.rawValue, forKey: .outcome)
+        try container.encode(record.detail, forKey: .detail)
+    }
+}

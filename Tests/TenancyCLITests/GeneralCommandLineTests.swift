@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of what every command shares: help, the database option and the
+/// handling of unknown commands.
+@Suite struct GeneralCommandLineTests {
+    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "demo"]
+
+    @Test(arguments: commandNames)
+    func helpOptionPrintsUsage(_ name: String) async throws {
+        let result = try await TenancyExecutable.run([name, "--help"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("usage: tenancy \(name)"))
+        #expect(result.stdout.contains("--json"))
+        #expect(result.stderr == "")
+    }
+
+    @Test(arguments: commandNames)
+    func helpCommandPrintsSameHelp(_ name: String) async throws {
+        let viaOption = try await TenancyExecutable.run([name, "-h"])
+        let viaCommand = try await TenancyExecutable.run(["help", name])
+        #expect(viaCommand.status == 0)
+        #expect(viaCommand.stdout == viaOption.stdout)
+    }
+
+    @Test func generalHelpListsEveryCommand() async throws {
+        let result = try await TenancyExecutable.run(["help"])
+        #expect(result.status == 0)
+        for name in Self.commandNames {
+            #expect(result.stdout.contains("\n  \(name) "), "help does not list \(name)")
+        }
+    }
+
+    @Test func unknownCommand() async throws {
+        let result = try await TenancyExecutable.run(["frobnicate"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: unknown command 'frobnicate'\nusage: tenancy COMMAND"))
+    }
+
+    @Test func missingCommand() async throws {
+        let result = try await TenancyExecutable.run([])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: missing command\nusage: tenancy COMMAND"))
+    }
+
+    @Test func postgresIsNotSupportedYet() async throws {
+        let result = try await TenancyExecutable.run(["list", "--database", "postgres://app@localhost/tenancy"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: PostgreSQL is not supported by this build yet: use --database sqlite:PATH\n"))
+    }
+
+    @Test func unknownSchemeNamesValueWithoutPassword() async throws {
+        let result = try await TenancyExecutable.run(["list", "--database", "mysql://app:s3cret@localhost/t"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(
+            "error: invalid --database 'mysql://app:***@localhost/t': expected sqlite:PATH or postgres://USER@HOST/DATABASE\n"))
+        #expect(!result.stderr.contains("s3cret"))
+    }
+
+    @Test func unopenableDatabaseNamesPath() async throws {
+        let workspace = try Workspace()
+        let path = workspace.directory.appendingPathComponent("missing-directory/registry.sqlite").path
+        let result = try await TenancyExecutable.run(
+            ["create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example", "--database", "sqlite:" + path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: cannot open the database '\(path)': "))
+        #expect(result.stderr.hasSuffix("; check that the directory exists and is writable\n"))
+    }
+
+    @Test func environmentNamesDatabase() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "acme")
+        let result = try await TenancyExecutable.run(["list", "--json"], environment: ["TENANCY_DATABASE_URL": workspace.databaseURL])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try result.jsonArray().map { $0["id"] as? String } == ["acme"])
+    }
+
+    @Test func invalidEnvironmentValue() async throws {
+        let result = try await TenancyExecutable.run(["list"], environment: ["TENANCY_DATABASE_URL": "redis://localhost"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: invalid TENANCY_DATABASE_URL 'redis://localhost'"))
+    }
+}
