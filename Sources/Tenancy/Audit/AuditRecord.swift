@@ -89,6 +89,16 @@ public struct AuditQuery: Hashable, Sendable {
     }
 }
 
+extension AuditQuery {
+    /// Checks the page size.
+    package func validate() throws {
+        guard (1...10_000).contains(limit) else {
+            throw ValidationError(
+                .invalidArgument, field: "limit", message: "invalid audit page size \(limit): expected 1 to 10,000")
+        }
+    }
+}
+
 /// Storage for the audit trail. Stores keep it append-only: no API updates or deletes a record,
 /// and the backends reject such statements (SQLite with triggers, PostgreSQL with grants).
 public protocol AuditStore: Sendable {

@@ -27,7 +27,7 @@ public struct Tenant: Hashable, Sendable, Codable, Identifiable {
     /// Application-defined string metadata.
     public var metadata: [String: String]
 
-    /// Creates a tenant value; ``TenantManager/createTenant(name:tier:adminEmail:id:status:timeZone:metadata:)``
+    /// Creates a tenant value; ``TenantManager/createTenant(name:tier:adminEmail:id:status:timeZone:config:metadata:)``
     /// validates and stores one.
     public init(
         id: TenantID,

@@ -27,13 +27,3 @@ public final class InMemoryAuditStore: AuditStore {
         }
     }
 }
-
-extension AuditQuery {
-    /// Checks the page size.
-    package func validate() throws {
-        guard (1...10_000).contains(limit) else {
-            throw ValidationError(
-                .invalidArgument, field: "limit", message: "invalid audit page size \(limit): expected 1 to 10,000")
-        }
-    }
-}
