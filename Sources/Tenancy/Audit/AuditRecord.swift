@@ -32,7 +32,7 @@ public struct AuditRecord: Hashable, Sendable, Codable {
     }
 }
 
-/// What an audit record is about, as a dotted name such as `tenant.created`.
+/// The kind of an audited action, as a dotted name such as `tenant.created`.
 public struct AuditAction: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
 
@@ -73,7 +73,7 @@ public enum AuditOutcome: String, Hashable, Sendable, Codable, CustomStringConve
     public var description: String { rawValue }
 }
 
-/// Which audit records to read.
+/// A filter and page over the audit trail.
 public struct AuditQuery: Hashable, Sendable {
     /// Only records of this tenant; nil for all.
     public var tenantID: TenantID?

@@ -1,11 +1,11 @@
-/// Which tenant, and which principal, the current task works for.
+/// The tenant, and the principal, that the current task works for.
 ///
 /// One task-local value carries the context through `async let`, task groups and `Task {}`.
 /// It does not flow into `Task.detached`, Dispatch queues, threads or C callbacks: capture it
 /// with ``capture()`` and rebind it there. Everyone can read the context; only the library's
 /// scope functions can set it.
 public struct TenantContext: Sendable {
-    /// How the current scope was entered.
+    /// The way the current scope was entered.
     public enum Entry: Hashable, Sendable {
         /// `withTenant`: ordinary tenant work.
         case tenant
@@ -19,7 +19,7 @@ public struct TenantContext: Sendable {
     public let tenant: Tenant?
     /// The principal the work acts for, if one is known.
     public let principal: Principal?
-    /// How the scope was entered.
+    /// The way the scope was entered.
     public let entry: Entry
 
     @TaskLocal static var bound: TenantContext?

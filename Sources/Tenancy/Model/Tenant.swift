@@ -11,7 +11,7 @@ public struct Tenant: Hashable, Sendable, Codable, Identifiable {
     public var status: TenantStatus
     /// The status a suspended tenant returns to when reactivated.
     public var statusBeforeSuspension: TenantStatus?
-    /// Why the tenant was suspended, when it is suspended and a reason was given.
+    /// The reason given for the suspension; nil when the tenant is not suspended or no reason was given.
     public var suspensionReason: String?
     /// Per-tenant overrides of the tier defaults.
     public var config: TenantConfig
@@ -60,7 +60,7 @@ public struct Tenant: Hashable, Sendable, Codable, Identifiable {
         TenantLimits.defaults(for: tier).applying(config)
     }
 
-    /// Whether the tenant's tier or overrides enable `feature`.
+    /// Returns whether the tenant's tier or overrides enable `feature`.
     public func hasFeature(_ feature: TenantFeature) -> Bool {
         limits.features.contains(feature)
     }

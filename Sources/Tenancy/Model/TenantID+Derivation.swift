@@ -6,10 +6,11 @@ extension TenantID {
 
     /// Derives the base of a tenant id from a display name.
     ///
-    /// The name is transliterated to ASCII with ICU's `Any-Latin; Latin-ASCII` transform
-    /// (available through Foundation on Linux and Apple platforms), lowercased, each run of other
-    /// characters becomes one hyphen, hyphens are trimmed, `t-` is prefixed when the result
-    /// starts with a digit, and it is cut to 40 characters at a hyphen where possible.
+    /// The name is transliterated to ASCII with ICU's `Any-Latin; Latin-ASCII` transform, which
+    /// Foundation provides on Linux and Apple platforms, and lowercased. Each run of other
+    /// characters becomes one hyphen, and hyphens at either end are trimmed. A result starting
+    /// with a digit gets `t-` in front, and a long one is cut to 40 characters at a hyphen where
+    /// possible.
     /// "New Customer" gives `new-customer`, "3M Company" gives `t-3m-company` and
     /// "Ærøskøbing Straße" gives `aeroskobing-strasse`.
     ///
