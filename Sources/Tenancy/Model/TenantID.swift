@@ -85,7 +85,7 @@ public struct TenantID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Quotes a rejected value for an error message, escaping control characters and cutting
     /// long input, so the message stays one readable line.
-    static func quotedForMessage(_ text: String) -> String {
+    package static func quotedForMessage(_ text: String) -> String {
         var escaped = ""
         for scalar in text.unicodeScalars.prefix(64) {
             escaped += scalar.properties.generalCategory == .control

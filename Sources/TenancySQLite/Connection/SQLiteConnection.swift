@@ -1,5 +1,7 @@
 internal import CSQLite
+import Dispatch
 import Foundation
+import Tenancy
 
 /// One SQLite connection, owned by an actor that runs on its own serial Dispatch queue.
 ///
@@ -23,6 +25,11 @@ public actor SQLiteConnection {
     /// The `sqlite3*` handle and its statement cache; only touched on this actor's queue.
     let box: HandleBox
     var handle: OpaquePointer { box.handle }
+    /// The isolation state the C callbacks read; see ``ConnectionGuard``.
+    let guardState = ConnectionGuard()
+
+    /// The default limit on the length of a string or blob, 64 MiB.
+    public static let defaultLengthLimit: Int32 = 64 << 20
     /// The database file path.
     public nonisolated let path: String
 
@@ -33,7 +40,11 @@ public actor SQLiteConnection {
     ///   - busyTimeout: how long a statement waits for another connection's lock.
     ///   - synchronous: the `PRAGMA synchronous` level; `FULL` makes every commit durable
     ///     across power loss, `NORMAL` (with WAL) only across process crashes.
-    public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .seconds(5), synchronous: String = "FULL") throws {
+    ///   - lengthLimit: the longest string or blob a statement may build, in bytes.
+    public init(
+        path: String, readOnly: Bool = false, busyTimeout: Duration = .seconds(5), synchronous: String = "FULL",
+        lengthLimit: Int32 = SQLiteConnection.defaultLengthLimit
+    ) throws {
         guard ["FULL", "NORMAL", "EXTRA"].contains(synchronous) else {
             throw SQLiteError(code: .misuse, message: "invalid synchronous level '\(synchronous)': expected FULL, NORMAL or EXTRA", operation: "open")
         }
@@ -60,10 +71,17 @@ public actor SQLiteConnection {
             try Self.run(opened, "PRAGMA trusted_schema = OFF")
             try Self.run(opened, "PRAGMA synchronous = \(synchronous)")
             if readOnly { try Self.run(opened, "PRAGMA query_only = ON") }
+            try guardState.install(on: opened, lengthLimit: lengthLimit)
         } catch {
             sqlite3_close_v2(opened)
             throw error
         }
+    }
+
+    /// A cache key: the guard mode a statement was prepared under, and its SQL.
+    struct StatementKey: Hashable {
+        let mode: ConnectionGuard.Mode
+        let sql: String
     }
 
     /// Owns the C handle so it is closed exactly once, when the actor is gone.
@@ -72,7 +90,9 @@ public actor SQLiteConnection {
     /// on the actor's queue, and `deinit` runs after the last reference (the actor's) is dropped.
     final class HandleBox: @unchecked Sendable {
         let handle: OpaquePointer
-        var statements: [String: OpaquePointer] = [:]
+        /// Prepared statements by mode and SQL: the authorizer runs when a statement is
+        /// prepared, so a statement prepared for one mode is never reused in another.
+        var statements: [StatementKey: OpaquePointer] = [:]
 
         init(handle: OpaquePointer) {
             self.handle = handle
@@ -166,14 +186,17 @@ public actor SQLiteConnection {
         return try body(statement)
     }
 
-    private func prepared(_ sql: String) throws -> OpaquePointer {
-        if let cached = box.statements[sql] { return cached }
+    func prepared(_ sql: String) throws -> OpaquePointer {
+        let key = StatementKey(mode: guardState.mode, sql: sql)
+        if let cached = box.statements[key] { return cached }
         var statement: OpaquePointer?
+        guardState.denial = nil
         let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK, let statement else {
-            throw SQLiteError(connection: handle, code: code, operation: "prepare", sql: sql)
+            sqlite3_finalize(statement)
+            throw failure(code: code, operation: "prepare", sql: sql)
         }
-        box.statements[sql] = statement
+        box.statements[key] = statement
         return statement
     }
 
@@ -182,7 +205,55 @@ public actor SQLiteConnection {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        case let code: throw SQLiteError(connection: handle, code: code, operation: "step", sql: sql)
+        case let code: throw failure(code: code, operation: "step", sql: sql)
         }
+    }
+
+    /// Builds the error for a failed call, as an ``IsolationError`` when a guard caused it.
+    private func failure(code: Int32, operation: String, sql: String) -> any Error {
+        let error = SQLiteError(connection: handle, code: code, operation: operation, sql: sql)
+        guard guardState.mode != .platform else { return error }
+        // SQLite reports an authorizer denial as SQLITE_AUTH, SQLITE_ERROR or SQLITE_SCHEMA
+        // depending on the statement, so the guard's own record of the denial decides.
+        if let denial = guardState.denial {
+            return IsolationError(.denied, "statement denied: \(denial)")
+        }
+        if error.code.primary == .interrupt, guardState.deadline != 0 {
+            return IsolationError(.timeLimitExceeded, "statement interrupted: it ran past the statement time limit")
+        }
+        if error.code.primary == .tooBig {
+            return IsolationError(.lengthLimitExceeded, "statement refused: a string or blob grew past the length limit")
+        }
+        if error.code == .constraintTrigger, error.message.hasPrefix("tenancy:") {
+            return IsolationError(.denied, "statement denied: \(error.message.dropFirst("tenancy: ".count))")
+        }
+        return error
+    }
+
+    /// Runs `body` with the connection bound to a tenant in the given mode, under a statement
+    /// time limit, and unbinds it on every exit path: a connection outside this call carries
+    /// no tenant.
+    ///
+    /// A nil tenant binds "no tenant": protected views then return no rows and reject writes.
+    func withTenantBinding<Result>(
+        _ tenantID: TenantID?, mode: ConnectionGuard.Mode, timeLimit: Duration, _ body: () throws -> Result
+    ) rethrows -> Result {
+        precondition(mode != .platform, "a tenant binding needs a tenant mode")
+        guardState.mode = mode
+        guardState.tenant = tenantID.map { Array($0.rawValue.utf8CString) }
+        let nanoseconds = UInt64(timeLimit.components.seconds) * 1_000_000_000 + UInt64(timeLimit.components.attoseconds / 1_000_000_000)
+        guardState.deadline = DispatchTime.now().uptimeNanoseconds + max(nanoseconds, 1)
+        defer {
+            guardState.mode = .platform
+            guardState.tenant = nil
+            guardState.deadline = 0
+            guardState.denial = nil
+        }
+        return try body()
+    }
+
+    /// Whether a statement only reads, as SQLite decides after preparing it.
+    func isReadOnly(_ sql: String) throws -> Bool {
+        sqlite3_stmt_readonly(try prepared(sql)) != 0
     }
 }

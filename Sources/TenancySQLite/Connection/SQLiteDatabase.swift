@@ -51,7 +51,7 @@ public final class SQLiteDatabase: Sendable {
         try await reader().transaction(.deferred, body)
     }
 
-    private func reader() -> SQLiteConnection {
+    func reader() -> SQLiteConnection {
         let index = nextReader.add(1, ordering: .relaxed).oldValue
         return readers[abs(index % readers.count)]
     }
