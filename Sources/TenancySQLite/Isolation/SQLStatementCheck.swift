@@ -29,10 +29,14 @@ enum SQLStatementCheck {
     ///
     /// - Parameter allowsFullSQL: true in a tenant's own database, where `RETURNING`, upserts
     ///   and `last_insert_rowid()` work; false on pooled tables behind views.
-    static func check(_ sql: String, allowsFullSQL: Bool) throws {
+    /// - Returns: whether the statement reads the state of the connection that last wrote
+    ///   (`last_insert_rowid()`, `changes()`, `total_changes()`), so it must run on the writer.
+    @discardableResult
+    static func check(_ sql: String, allowsFullSQL: Bool) throws -> Bool {
         let tokens = try tokenize(sql)
         var sawStatement = false
         var previousWord: String?
+        var readsWriterState = false
 
         for token in tokens {
             switch token {
@@ -50,6 +54,7 @@ enum SQLStatementCheck {
                 let upper = word.uppercased()
                 if case .word = token {
                     try checkKeyword(upper, previous: previousWord, allowsFullSQL: allowsFullSQL)
+                    readsWriterState = readsWriterState || Self.writerStateFunctions.contains(upper)
                     previousWord = upper
                 } else {
                     previousWord = nil
@@ -71,7 +76,11 @@ enum SQLStatementCheck {
                 previousWord = nil
             }
         }
+        return readsWriterState
     }
+
+    /// Functions whose result depends on the connection that ran the last write.
+    static let writerStateFunctions: Set<String> = ["LAST_INSERT_ROWID", "CHANGES", "TOTAL_CHANGES"]
 
     private static func checkName(_ name: String) throws {
         if names(libraryObject: name) {

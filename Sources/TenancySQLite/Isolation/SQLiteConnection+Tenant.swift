@@ -15,13 +15,15 @@ struct TenantStatementRunner: Sendable {
         case writes
     }
 
-    func check(_ query: SQLiteQuery) throws {
+    @discardableResult
+    func check(_ query: SQLiteQuery) throws -> Bool {
         try SQLStatementCheck.check(query.sql, allowsFullSQL: allowsFullSQL)
     }
 
-    /// Runs a query on a reader connection, unless SQLite says the statement writes.
+    /// Runs a query on a reader connection, unless SQLite says the statement writes or it
+    /// reads the writer's connection state.
     func queryOnReader(_ query: SQLiteQuery, connection: isolated SQLiteConnection) throws -> ReaderOutcome {
-        try check(query)
+        if try check(query) { return .writes }
         return try connection.withTenantBinding(tenantID, mode: mode, timeLimit: timeLimit) {
             guard try connection.isReadOnly(query.sql) else { return .writes }
             return .rows(try connection.query(query.sql, query.bindings))
