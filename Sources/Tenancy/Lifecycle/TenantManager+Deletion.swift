@@ -22,22 +22,26 @@ extension TenantManager {
             return nil
         }
 
-        let current = try await tenant(id)
-        switch current.status {
-        case .deleted:
-            guard let receipt = try await purgeJobs.job(for: id)?.receipt else {
-                throw TenantStateError(tenantID: id, status: .deleted, operation: "read the purge receipt")
-            }
-            return receipt
-        case .deleting:
-            return try await runPurge(id)
-        default:
-            _ = try await changeStatus(id, to: .deleting, reason: nil)
+        // The status is read and changed in one atomic update, because another caller (in this
+        // process or another) may have started or finished the same deletion meanwhile.
+        let (current, started) = try await changeStatus(id, to: .deleting, reason: nil, unchangedWhen: [.deleted])
+        if current.status == .deleted {
+            return try await storedReceipt(id)
+        }
+        if started {
             FaultInjection.reach("purge.after-deleting")
             try await record(.purgeStarted, tenant: id)
             publish(.purgeStarted(id))
-            return try await runPurge(id)
         }
+        return try await runPurge(id)
+    }
+
+    /// Returns the receipt stored for a `deleted` tenant.
+    private func storedReceipt(_ id: TenantID) async throws -> PurgeReceipt {
+        guard let receipt = try await purgeJobs.job(for: id)?.receipt else {
+            throw TenantStateError(tenantID: id, status: .deleted, operation: "read the purge receipt")
+        }
+        return receipt
     }
 
     /// Resumes every deletion with purge that a crash or a failed purger interrupted, and
@@ -87,10 +91,12 @@ extension TenantManager {
             try await purgeJobs.save(job)
             job = try await runPurgers(job)
         }
-        let receipt = job.receipt!
+        // The first receipt stored wins, so a purge that ran twice at once returns one receipt.
+        let receipt = try await purgeJobs.job(for: id)?.receipt ?? job.receipt!
 
         FaultInjection.reach("purge.before-deleted")
-        _ = try await changeStatus(id, to: .deleted, reason: nil)
+        let (_, marked) = try await changeStatus(id, to: .deleted, reason: nil)
+        guard marked else { return receipt }
         try await record(.tenantDeleted, tenant: id, detail: "removed=\(receipt.totalRemoved)")
         publish(.deleted(id, receipt: receipt))
         logger.info("tenant purged", ["tenant.id": id.rawValue, "purge.removed": "\(receipt.totalRemoved)"])
