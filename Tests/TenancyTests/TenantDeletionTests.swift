@@ -304,3 +304,33 @@ struct ConcurrentDeletionTests {
         #expect(records.filter { $0.action == .tenantDeleted }.count == 1)
     }
 }
+
+@Suite("Purge of expired tenants")
+struct PurgeExpiredRaceTests {
+    @Test("Tenant restored meanwhile is not purged")
+    func restoredDuringPurgeExpired() async throws {
+        // Two managers share the stores, as two processes share a file, and keep cancelled
+        // tenants for different periods: the 60-day one may still restore a tenant that the
+        // 30-day one has listed as expired.
+        let store = InterleavingTenantStore()
+        let audit = InMemoryAuditStore()
+        let jobs = InMemoryPurgeJobStore()
+        let clock = FixedClock(startDate)
+        let purging = TenantManager(store: store, audit: audit, purgeJobs: jobs, clock: clock, retentionPeriod: oneDay * 30)
+        let restoring = TenantManager(store: store, audit: audit, purgeJobs: jobs, clock: clock, retentionPeriod: oneDay * 60)
+        try await createTenant("acme-corp", in: restoring)
+        try await restoring.deleteTenant("acme-corp", purgeData: false)
+        clock.advance(by: oneDay * 40)
+        store.setBeforeFirstUpdate {
+            try await restoring.updateStatus("acme-corp", to: .active)
+        }
+
+        let receipts = try await purging.purgeExpired()
+
+        let tenant = try await restoring.tenant("acme-corp")
+        #expect(receipts == [])
+        #expect(tenant.status == .active)
+        #expect(tenant.name == "Tenant acme-corp")
+        #expect(try await jobs.job(for: "acme-corp") == nil)
+    }
+}

@@ -35,11 +35,12 @@ extension TenantManager {
 
     /// Applies a status change in one atomic store update, with its audit record and event.
     ///
-    /// - Parameter unchangedWhen: statuses that leave the tenant as it is, like the target
-    ///   status does, instead of being an invalid transition.
+    /// - Parameter leavesUnchanged: returns true for a stored tenant that this call must leave
+    ///   as it is (a no-op, as for the target status) instead of moving it or failing.
     /// - Returns: the stored tenant, and whether this call changed it; false for a no-op.
     func changeStatus(
-        _ id: TenantID, to target: TenantStatus, reason: String?, unchangedWhen: Set<TenantStatus> = []
+        _ id: TenantID, to target: TenantStatus, reason: String?,
+        leavesUnchanged: @escaping @Sendable (Tenant) -> Bool = { _ in false }
     ) async throws -> (tenant: Tenant, changed: Bool) {
         let now = clock.now().truncatedToMilliseconds
         let retention = retentionPeriod.timeInterval
@@ -47,7 +48,7 @@ extension TenantManager {
         let updated: Tenant
         do {
             (before, updated) = try await store.update(id) { tenant in
-                if unchangedWhen.contains(tenant.status) { throw Unchanged(tenant: tenant) }
+                if leavesUnchanged(tenant) { throw Unchanged(tenant: tenant) }
                 return try Self.applyingStatus(target, to: tenant, reason: reason, now: now, retention: retention)
             }
         } catch let unchanged as Unchanged {

@@ -24,16 +24,22 @@ extension TenantManager {
 
         // The status is read and changed in one atomic update, because another caller (in this
         // process or another) may have started or finished the same deletion meanwhile.
-        let (current, started) = try await changeStatus(id, to: .deleting, reason: nil, unchangedWhen: [.deleted])
+        let (current, started) = try await changeStatus(id, to: .deleting, reason: nil) { $0.status == .deleted }
+        return try await continuePurge(current, started: started)
+    }
+
+    /// Runs the purge after the move to `deleting`: records its start when this caller made
+    /// the move, resumes a `deleting` tenant, and returns the stored receipt of a `deleted` one.
+    private func continuePurge(_ current: Tenant, started: Bool) async throws -> PurgeReceipt {
         if current.status == .deleted {
-            return try await storedReceipt(id)
+            return try await storedReceipt(current.id)
         }
         if started {
             FaultInjection.reach("purge.after-deleting")
-            try await record(.purgeStarted, tenant: id)
-            publish(.purgeStarted(id))
+            try await record(.purgeStarted, tenant: current.id)
+            publish(.purgeStarted(current.id))
         }
-        return try await runPurge(id)
+        return try await runPurge(current.id)
     }
 
     /// Returns the receipt stored for a `deleted` tenant.
@@ -76,9 +82,17 @@ extension TenantManager {
         } while cursor != nil
 
         for id in expired {
-            if let receipt = try await deleteTenant(id, purgeData: true) {
-                receipts.append(receipt)
+            // The update checks expiry again, because another manager (one with a longer
+            // retention period, or another process) may have restored the tenant since the
+            // listing.
+            let (current, started) = try await changeStatus(id, to: .deleting, reason: nil) { tenant in
+                tenant.status != .cancelled || (tenant.deletedAt ?? .distantFuture) >= cutoff
             }
+            guard started || current.status == .deleting || current.status == .deleted else {
+                logger.info("tenant no longer expired; not purged", ["tenant.id": id.rawValue, "tenant.status": current.status.rawValue])
+                continue
+            }
+            receipts.append(try await continuePurge(current, started: started))
         }
         return receipts
     }
