@@ -27,7 +27,7 @@ enum CommandLineTool {
         }
         guard let command = commands.first(where: { $0.name == name }) else {
             console.writeError(
-                "error: unknown command '\(ArgumentParser.displayed(name))'\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
+                "error: unknown command\(quotedCommandName(name))\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
             return .usage
         }
         return await run(command, remaining, environment: environment, console: console)
@@ -48,8 +48,8 @@ enum CommandLineTool {
         }
     }
 
-    /// Separates the command name from the arguments. Options of every command (`--database`,
-    /// `--json`, `--help`) may come before the name; they stay in the returned arguments.
+    /// Separates the command name from the arguments. Options may come before the name; they
+    /// stay in the returned arguments, and the command's parser checks them.
     static func splitCommandName(_ arguments: [String]) -> (name: String?, remaining: [String]) {
         var index = arguments.startIndex
         while index < arguments.endIndex {
@@ -59,10 +59,21 @@ enum CommandLineTool {
                 remaining.remove(at: index)
                 return (argument, remaining)
             }
-            // `--database URL` takes the next argument as its value.
-            index += argument == "--database" ? 2 : 1
+            // `--tier TIER` written before the command takes the next argument as its value,
+            // so the value is not mistaken for the command name.
+            let takesNextArgument = argument.hasPrefix("--") && valueOptionNames.contains(String(argument.dropFirst(2)))
+            index += takesNextArgument ? 2 : 1
         }
         return (nil, arguments)
+    }
+
+    /// The long names of the options that take a value, over every command.
+    static let valueOptionNames: Set<String> = Set(commands.flatMap(\.options).filter(\.takesValue).map(\.name))
+
+    /// Returns ` 'NAME'` for an unknown command name, or a note in its place when the name
+    /// contains `@`, because an e-mail address must not appear in a message.
+    static func quotedCommandName(_ name: String) -> String {
+        name.contains("@") ? " (not shown because it contains '@')" : " '\(ArgumentParser.displayed(name))'"
     }
 
     private static func runHelp(_ arguments: [String], console: Console) -> ExitStatus {
@@ -73,7 +84,7 @@ enum CommandLineTool {
         }
         guard topics.count == 1, let command = commands.first(where: { $0.name == topic }) else {
             console.writeError(
-                "error: unknown command '\(ArgumentParser.displayed(topic))'\nusage: tenancy help [COMMAND]\nRun 'tenancy help' for the list of commands.")
+                "error: unknown command\(quotedCommandName(topic))\nusage: tenancy help [COMMAND]\nRun 'tenancy help' for the list of commands.")
             return .usage
         }
         console.write(command.help)

@@ -21,6 +21,12 @@ import Testing
         #expect(remaining == ["--database=sqlite:x.db"])
     }
 
+    @Test func commandOptionsBeforeCommand() {
+        let (name, remaining) = CommandLineTool.splitCommandName(["--reason", "billing", "--purge", "suspend", "acme"])
+        #expect(name == "suspend")
+        #expect(remaining == ["--reason", "billing", "--purge", "acme"])
+    }
+
     @Test func noCommand() {
         let (name, remaining) = CommandLineTool.splitCommandName(["--json"])
         #expect(name == nil)

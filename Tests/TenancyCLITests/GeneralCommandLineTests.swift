@@ -37,6 +37,23 @@ import Testing
         #expect(result.stderr.hasPrefix("error: unknown command 'frobnicate'\nusage: tenancy COMMAND"))
     }
 
+    @Test func optionValueBeforeCommand() async throws {
+        let workspace = try Workspace()
+        let result = try await workspace.run(
+            "--admin-email", "owner@acme.example", "--tier", "free", "create", "--id", "acme", "--name", "Acme", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try result.jsonObject()["adminEmail"] as? String == "owner@acme.example")
+        #expect(try result.jsonObject()["tier"] as? String == "free")
+    }
+
+    @Test func unknownCommandHidesEmail() async throws {
+        let result = try await TenancyExecutable.run(["jane.doe@private.example", "create"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(
+            "error: unknown command (not shown because it contains '@')\nusage: tenancy COMMAND"))
+        #expect(!result.stderr.contains("jane.doe"))
+    }
+
     @Test func missingCommand() async throws {
         let result = try await TenancyExecutable.run([])
         #expect(result.status == 2)

@@ -53,6 +53,52 @@ struct SQLiteRegistryTests {
         #expect(records.map(\.action) == [.tenantCreated])
     }
 
+    @Test("INSERT OR REPLACE cannot rewrite an audit record")
+    func auditReplaceRejected() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try SQLiteDatabase(path: directory.path("audit-replace.sqlite"))
+        let manager = try await TenantManager.sqlite(database)
+        let tenant = try await manager.createTenant(name: "Audited", tier: .free, adminEmail: "a@audited.example")
+        let original = try #require(try await manager.auditRecords(tenantID: tenant.id).first)
+        let sequence = try #require(original.sequence)
+
+        let replace = await #expect(throws: SQLiteError.self) {
+            try await database.write { connection in
+                try connection.execute(
+                    "INSERT OR REPLACE INTO tenancy_audit (sequence, time, action, outcome) VALUES (?, 0, 'forged', 'success')",
+                    [.integer(sequence)])
+            }
+        }
+        let replaceStatement = await #expect(throws: SQLiteError.self) {
+            try await database.write { connection in
+                try connection.execute(
+                    "REPLACE INTO tenancy_audit (sequence, time, action, outcome) VALUES (?, 0, 'forged', 'success')",
+                    [.integer(sequence)])
+            }
+        }
+
+        #expect(replace?.code == .constraintTrigger)
+        #expect(replaceStatement?.code == .constraintTrigger)
+        let records = try await manager.auditRecords(tenantID: tenant.id)
+        #expect(records == [original])
+    }
+
+    @Test("audit appends still get increasing sequences")
+    func auditSequencesIncrease() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try SQLiteDatabase(path: directory.path("audit-sequence.sqlite"))
+        let manager = try await TenantManager.sqlite(database)
+        let tenant = try await manager.createTenant(name: "Audited", tier: .free, adminEmail: "a@audited.example")
+        try await manager.updateStatus(tenant.id, to: .suspended)
+
+        let records = try await manager.auditRecords(tenantID: tenant.id)
+
+        #expect(records.map(\.sequence) == [1, 2])
+        #expect(records.map(\.action) == [.tenantCreated, .statusChanged])
+    }
+
     @Test("audit records hold no e-mail address or name")
     func auditHasNoPersonalData() async throws {
         let directory = try TemporaryDirectory()

@@ -259,6 +259,26 @@ struct TenantContextTests {
             return
         }
     }
+
+    @Test("Captured platform scope is rejected inside a tenant scope")
+    func capturedPlatformInsideTenant() async throws {
+        let (manager, _) = makeManager()
+        let captured = try await manager.withPlatformScope(reason: "start-up") { TenantContext.capture() }
+
+        let seen = try await TenantContext.withTenant(acme) { _ in
+            #expect(throws: PlatformScopeDeniedError(currentTenantID: "acme-corp")) {
+                try captured.withValue { TenantContext.isPlatformScope }
+            }
+            await #expect(throws: PlatformScopeDeniedError(currentTenantID: "acme-corp")) {
+                try await captured.withValue { () async -> Bool in TenantContext.isPlatformScope }
+            }
+            return (currentTenant()?.id, TenantContext.isPlatformScope)
+        }
+
+        #expect(seen.0 == "acme-corp")
+        #expect(!seen.1)
+        #expect(try captured.withValue { TenantContext.isPlatformScope })
+    }
 }
 
 @Suite("Entering a tenant by id")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Tenancy
 import TenancyTesting
@@ -206,5 +207,130 @@ struct TenantDeletionTests {
             .statusChanged("acme-corp", from: .deleting, to: .deleted),
             .deleted("acme-corp", receipt: receipt),
         ])
+    }
+}
+
+/// A purger that waits until `expectedCallers` calls are inside it (at most 5 seconds, so a
+/// broken test ends) and returns the call's arrival number, so each run's receipt differs.
+final class RendezvousPurger: TenantPurger {
+    let name = "rendezvous"
+    let expectedCallers: Int
+    private let arrivals = Mutex(0)
+
+    init(expectedCallers: Int) {
+        self.expectedCallers = expectedCallers
+    }
+
+    func purge(_ tenantID: TenantID) async throws -> Int {
+        let arrival = arrivals.withLock { count in
+            count += 1
+            return count
+        }
+        for _ in 0..<500 where arrivals.withLock({ $0 }) < expectedCallers {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return arrival
+    }
+}
+
+/// An in-memory tenant store that runs `beforeFirstUpdate` once, just before the first update
+/// it applies, to let another caller act between a read and a write.
+final class InterleavingTenantStore: TenantStore {
+    let base = InMemoryTenantStore()
+    private let hook = Mutex<(@Sendable () async throws -> Void)?>(nil)
+
+    func setBeforeFirstUpdate(_ action: @escaping @Sendable () async throws -> Void) {
+        hook.withLock { $0 = action }
+    }
+
+    func insert(_ tenant: Tenant) async throws {
+        try await base.insert(tenant)
+    }
+
+    func tenant(_ id: TenantID) async throws -> Tenant? {
+        try await base.tenant(id)
+    }
+
+    func update(_ id: TenantID, _ change: @Sendable (Tenant) throws -> Tenant) async throws -> (before: Tenant, after: Tenant) {
+        if let action = hook.withLock({ hook in defer { hook = nil }; return hook }) {
+            try await action()
+        }
+        return try await base.update(id, change)
+    }
+
+    func list(_ query: TenantQuery) async throws -> TenantPage {
+        try await base.list(query)
+    }
+}
+
+@Suite("Concurrent deletion with purge")
+struct ConcurrentDeletionTests {
+    @Test("Concurrent purges return one receipt")
+    func concurrentPurgesShareReceipt() async throws {
+        let manager = TenantManager(clock: FixedClock(startDate), purgers: [RendezvousPurger(expectedCallers: 2)])
+        try await createTenant("acme-corp", in: manager)
+
+        async let first = manager.deleteTenant("acme-corp", purgeData: true)
+        async let second = manager.deleteTenant("acme-corp", purgeData: true)
+        let receipts = try await [first, second]
+
+        let stored = try await manager.purgeJobs.job(for: "acme-corp")?.receipt
+        let actions = try await auditTrail(of: "acme-corp", in: manager).map(\.action)
+        #expect(receipts[0] == receipts[1])
+        #expect(receipts[0] == stored)
+        #expect(try await manager.deleteTenant("acme-corp", purgeData: true) == stored)
+        #expect(actions.filter { $0 == .purgeStarted }.count == 1)
+        #expect(actions.filter { $0 == .tenantDeleted }.count == 1)
+        #expect(try await manager.tenant("acme-corp").status == .deleted)
+    }
+
+    @Test("Purge of a tenant deleted meanwhile returns its receipt")
+    func purgeAfterConcurrentDeletion() async throws {
+        let store = InterleavingTenantStore()
+        let manager = TenantManager(store: store, clock: FixedClock(startDate))
+        try await createTenant("acme-corp", in: manager)
+        let otherReceipt = Mutex<PurgeReceipt?>(nil)
+        store.setBeforeFirstUpdate {
+            let receipt = try await manager.deleteTenant("acme-corp", purgeData: true)
+            otherReceipt.withLock { $0 = receipt }
+        }
+
+        let receipt = try await manager.deleteTenant("acme-corp", purgeData: true)
+
+        let records = try await auditTrail(of: "acme-corp", in: manager)
+        #expect(receipt != nil)
+        #expect(receipt == otherReceipt.withLock { $0 })
+        #expect(records.filter { $0.outcome != .success }.map(\.action) == [])
+        #expect(records.filter { $0.action == .tenantDeleted }.count == 1)
+    }
+}
+
+@Suite("Purge of expired tenants")
+struct PurgeExpiredRaceTests {
+    @Test("Tenant restored meanwhile is not purged")
+    func restoredDuringPurgeExpired() async throws {
+        // Two managers share the stores, as two processes share a file, and keep cancelled
+        // tenants for different periods: the 60-day one may still restore a tenant that the
+        // 30-day one has listed as expired.
+        let store = InterleavingTenantStore()
+        let audit = InMemoryAuditStore()
+        let jobs = InMemoryPurgeJobStore()
+        let clock = FixedClock(startDate)
+        let purging = TenantManager(store: store, audit: audit, purgeJobs: jobs, clock: clock, retentionPeriod: oneDay * 30)
+        let restoring = TenantManager(store: store, audit: audit, purgeJobs: jobs, clock: clock, retentionPeriod: oneDay * 60)
+        try await createTenant("acme-corp", in: restoring)
+        try await restoring.deleteTenant("acme-corp", purgeData: false)
+        clock.advance(by: oneDay * 40)
+        store.setBeforeFirstUpdate {
+            try await restoring.updateStatus("acme-corp", to: .active)
+        }
+
+        let receipts = try await purging.purgeExpired()
+
+        let tenant = try await restoring.tenant("acme-corp")
+        #expect(receipts == [])
+        #expect(tenant.status == .active)
+        #expect(tenant.name == "Tenant acme-corp")
+        #expect(try await jobs.job(for: "acme-corp") == nil)
     }
 }

@@ -103,7 +103,8 @@ public struct CapturedTenantContext: Sendable {
 
     /// Runs synchronous `body` with the captured context bound, for Dispatch and thread code.
     ///
-    /// - Throws: ``CrossTenantAccessError`` when a different tenant is bound where it runs.
+    /// - Throws: ``CrossTenantAccessError`` when a different tenant is bound where it runs,
+    ///   ``PlatformScopeDeniedError`` when a captured platform scope meets a bound tenant.
     public func withValue<Result>(_ body: () throws -> Result) throws -> Result {
         try checkNoOtherTenant()
         return try TenantContext.$bound.withValue(context, operation: body)
@@ -111,7 +112,8 @@ public struct CapturedTenantContext: Sendable {
 
     /// Runs `body` with the captured context bound, for detached tasks.
     ///
-    /// - Throws: ``CrossTenantAccessError`` when a different tenant is bound where it runs.
+    /// - Throws: ``CrossTenantAccessError`` when a different tenant is bound where it runs,
+    ///   ``PlatformScopeDeniedError`` when a captured platform scope meets a bound tenant.
     public func withValue<Result>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> Result
@@ -120,9 +122,16 @@ public struct CapturedTenantContext: Sendable {
         return try await TenantContext.$bound.withValue(context, operation: body, isolation: isolation)
     }
 
+    /// Rejects rebinding over another tenant's scope, and rebinding a captured platform scope
+    /// inside any tenant scope, which ``TenantManager/withPlatformScope(reason:principal:isolation:_:)``
+    /// rejects too.
     private func checkNoOtherTenant() throws {
-        if let bound = TenantContext.bound?.tenant, let captured = context?.tenant, bound.id != captured.id {
+        guard let bound = TenantContext.bound?.tenant else { return }
+        if let captured = context?.tenant, bound.id != captured.id {
             throw CrossTenantAccessError(currentTenantID: bound.id, requestedTenantID: captured.id)
+        }
+        if case .platform = context?.entry {
+            throw PlatformScopeDeniedError(currentTenantID: bound.id)
         }
     }
 }

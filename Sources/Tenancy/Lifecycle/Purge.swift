@@ -71,7 +71,10 @@ public struct PurgeJob: Hashable, Sendable, Codable {
 public protocol PurgeJobStore: Sendable {
     /// Returns the job of this tenant, or nil.
     func job(for tenantID: TenantID) async throws -> PurgeJob?
-    /// Stores the job, replacing the tenant's previous state.
+    /// Stores the job, replacing the tenant's previous state unless that state has a receipt.
+    ///
+    /// A stored receipt is never replaced, so when two callers finish the same purge at once
+    /// the first receipt stays and both return it.
     func save(_ job: PurgeJob) async throws
     /// Returns the jobs that have no receipt yet.
     func unfinishedJobs() async throws -> [PurgeJob]

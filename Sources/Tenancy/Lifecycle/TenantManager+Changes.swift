@@ -30,21 +30,29 @@ extension TenantManager {
             await recordRefusal(.statusChanged, tenant: id, outcome: .denied, detail: "\(current.status) -> \(target)")
             throw error
         }
-        return try await changeStatus(id, to: target, reason: reason)
+        return try await changeStatus(id, to: target, reason: reason).tenant
     }
 
     /// Applies a status change in one atomic store update, with its audit record and event.
-    func changeStatus(_ id: TenantID, to target: TenantStatus, reason: String?) async throws -> Tenant {
+    ///
+    /// - Parameter leavesUnchanged: returns true for a stored tenant that this call must leave
+    ///   as it is (a no-op, as for the target status) instead of moving it or failing.
+    /// - Returns: the stored tenant, and whether this call changed it; false for a no-op.
+    func changeStatus(
+        _ id: TenantID, to target: TenantStatus, reason: String?,
+        leavesUnchanged: @escaping @Sendable (Tenant) -> Bool = { _ in false }
+    ) async throws -> (tenant: Tenant, changed: Bool) {
         let now = clock.now().truncatedToMilliseconds
         let retention = retentionPeriod.timeInterval
         let before: Tenant
         let updated: Tenant
         do {
             (before, updated) = try await store.update(id) { tenant in
-                try Self.applyingStatus(target, to: tenant, reason: reason, now: now, retention: retention)
+                if leavesUnchanged(tenant) { throw Unchanged(tenant: tenant) }
+                return try Self.applyingStatus(target, to: tenant, reason: reason, now: now, retention: retention)
             }
         } catch let unchanged as Unchanged {
-            return unchanged.tenant
+            return (unchanged.tenant, false)
         } catch let error as InvalidTransitionError {
             await recordRefusal(.statusChanged, tenant: id, outcome: .denied, detail: "\(error.from) -> \(error.to)")
             throw error
@@ -55,7 +63,7 @@ extension TenantManager {
         try await record(target == .cancelled ? .tenantCancelled : .statusChanged, tenant: id, detail: detail)
         publish(.statusChanged(id, from: from, to: updated.status))
         logger.info("tenant status changed", ["tenant.id": id.rawValue, "tenant.status": updated.status.rawValue])
-        return updated
+        return (updated, true)
     }
 
     /// Returns `tenant` moved to `target`, or throws ``Unchanged`` or ``InvalidTransitionError``.

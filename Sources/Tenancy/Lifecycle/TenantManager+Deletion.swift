@@ -22,22 +22,32 @@ extension TenantManager {
             return nil
         }
 
-        let current = try await tenant(id)
-        switch current.status {
-        case .deleted:
-            guard let receipt = try await purgeJobs.job(for: id)?.receipt else {
-                throw TenantStateError(tenantID: id, status: .deleted, operation: "read the purge receipt")
-            }
-            return receipt
-        case .deleting:
-            return try await runPurge(id)
-        default:
-            _ = try await changeStatus(id, to: .deleting, reason: nil)
-            FaultInjection.reach("purge.after-deleting")
-            try await record(.purgeStarted, tenant: id)
-            publish(.purgeStarted(id))
-            return try await runPurge(id)
+        // The status is read and changed in one atomic update, because another caller (in this
+        // process or another) may have started or finished the same deletion meanwhile.
+        let (current, started) = try await changeStatus(id, to: .deleting, reason: nil) { $0.status == .deleted }
+        return try await continuePurge(current, started: started)
+    }
+
+    /// Runs the purge after the move to `deleting`: records its start when this caller made
+    /// the move, resumes a `deleting` tenant, and returns the stored receipt of a `deleted` one.
+    private func continuePurge(_ current: Tenant, started: Bool) async throws -> PurgeReceipt {
+        if current.status == .deleted {
+            return try await storedReceipt(current.id)
         }
+        if started {
+            FaultInjection.reach("purge.after-deleting")
+            try await record(.purgeStarted, tenant: current.id)
+            publish(.purgeStarted(current.id))
+        }
+        return try await runPurge(current.id)
+    }
+
+    /// Returns the receipt stored for a `deleted` tenant.
+    private func storedReceipt(_ id: TenantID) async throws -> PurgeReceipt {
+        guard let receipt = try await purgeJobs.job(for: id)?.receipt else {
+            throw TenantStateError(tenantID: id, status: .deleted, operation: "read the purge receipt")
+        }
+        return receipt
     }
 
     /// Resumes every deletion with purge that a crash or a failed purger interrupted, and
@@ -72,9 +82,17 @@ extension TenantManager {
         } while cursor != nil
 
         for id in expired {
-            if let receipt = try await deleteTenant(id, purgeData: true) {
-                receipts.append(receipt)
+            // The update checks expiry again, because another manager (one with a longer
+            // retention period, or another process) may have restored the tenant since the
+            // listing.
+            let (current, started) = try await changeStatus(id, to: .deleting, reason: nil) { tenant in
+                tenant.status != .cancelled || (tenant.deletedAt ?? .distantFuture) >= cutoff
             }
+            guard started || current.status == .deleting || current.status == .deleted else {
+                logger.info("tenant no longer expired; not purged", ["tenant.id": id.rawValue, "tenant.status": current.status.rawValue])
+                continue
+            }
+            receipts.append(try await continuePurge(current, started: started))
         }
         return receipts
     }
@@ -87,10 +105,12 @@ extension TenantManager {
             try await purgeJobs.save(job)
             job = try await runPurgers(job)
         }
-        let receipt = job.receipt!
+        // The first receipt stored wins, so a purge that ran twice at once returns one receipt.
+        let receipt = try await purgeJobs.job(for: id)?.receipt ?? job.receipt!
 
         FaultInjection.reach("purge.before-deleted")
-        _ = try await changeStatus(id, to: .deleted, reason: nil)
+        let (_, marked) = try await changeStatus(id, to: .deleted, reason: nil)
+        guard marked else { return receipt }
         try await record(.tenantDeleted, tenant: id, detail: "removed=\(receipt.totalRemoved)")
         publish(.deleted(id, receipt: receipt))
         logger.info("tenant purged", ["tenant.id": id.rawValue, "purge.removed": "\(receipt.totalRemoved)"])

@@ -11,7 +11,11 @@ public final class InMemoryPurgeJobStore: PurgeJobStore {
     }
 
     public func save(_ job: PurgeJob) async throws {
-        jobs.withLock { $0[job.tenantID] = job }
+        jobs.withLock { jobs in
+            if jobs[job.tenantID]?.receipt == nil {
+                jobs[job.tenantID] = job
+            }
+        }
     }
 
     public func unfinishedJobs() async throws -> [PurgeJob] {

@@ -32,6 +32,7 @@ public final class SQLitePurgeJobStore: PurgeJobStore {
                 INSERT INTO tenancy_purge_jobs (tenant_id, started_at, requested_by, steps, receipt) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id) DO UPDATE SET started_at = excluded.started_at,
                     requested_by = excluded.requested_by, steps = excluded.steps, receipt = excluded.receipt
+                WHERE tenancy_purge_jobs.receipt IS NULL
                 """, arguments)
         }
     }

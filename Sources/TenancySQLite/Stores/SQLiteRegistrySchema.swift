@@ -1,8 +1,8 @@
 /// The registry's tables: tenants, the audit trail and deletion jobs.
 ///
 /// Instants are integer milliseconds since 1970. The audit table rejects UPDATE and DELETE
-/// with triggers, so the trail stays append-only for every client of the file that keeps the
-/// schema as the library made it.
+/// with triggers (and an insert that would replace a record), so the trail stays append-only
+/// for every client of the file that keeps the schema as the library made it.
 enum SQLiteRegistrySchema {
     static let component = "registry"
 
@@ -49,6 +49,14 @@ enum SQLiteRegistrySchema {
                 steps TEXT NOT NULL,
                 receipt TEXT
             ) WITHOUT ROWID;
+            """),
+        // `INSERT OR REPLACE` with an existing sequence deletes the old record without firing
+        // delete triggers (SQLite fires them on REPLACE only with recursive_triggers on), so
+        // an insert that names a taken sequence is rejected here.
+        SQLiteMigration(version: 2, name: "reject audit inserts that replace a record", sql: """
+            CREATE TRIGGER tenancy_audit_no_replace BEFORE INSERT ON tenancy_audit
+            WHEN EXISTS (SELECT 1 FROM tenancy_audit WHERE sequence = NEW.sequence)
+            BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
             """),
     ]
 

@@ -11,6 +11,7 @@ public enum PurgeJobStoreConformance {
     public enum Check: String, CaseIterable, Sendable, CustomStringConvertible {
         case saveThenLoadBack
         case saveReplacesTheJob
+        case saveKeepsTheReceipt
         case unfinishedJobsExcludeReceipts
 
         public var description: String { rawValue }
@@ -29,6 +30,7 @@ public enum PurgeJobStoreConformance {
         switch check {
         case .saveThenLoadBack: try await saveThenLoadBack(store)
         case .saveReplacesTheJob: try await saveReplacesTheJob(store)
+        case .saveKeepsTheReceipt: try await saveKeepsTheReceipt(store)
         case .unfinishedJobsExcludeReceipts: try await unfinishedJobsExcludeReceipts(store)
         }
     }
@@ -87,6 +89,19 @@ public enum PurgeJobStoreConformance {
 
         let finished = finishedJob("acme-corp")
         try await store.save(finished)
+        #expect(try await store.job(for: "acme-corp") == finished)
+        #expect(try await store.unfinishedJobs() == [])
+    }
+
+    static func saveKeepsTheReceipt(_ store: any PurgeJobStore) async throws {
+        let finished = finishedJob("acme-corp")
+        try await store.save(finished)
+
+        try await store.save(startedJob("acme-corp"))
+        var otherReceipt = finished
+        otherReceipt.receipt?.completedAt = instant(999)
+        try await store.save(otherReceipt)
+
         #expect(try await store.job(for: "acme-corp") == finished)
         #expect(try await store.unfinishedJobs() == [])
     }
