@@ -49,8 +49,8 @@ public struct QuotaExceeded: Error, Hashable, Sendable, CustomStringConvertible 
     public let subject: QuotaSubject
     /// Whether the tenant's tier was shed near the global budget.
     public let shed: Bool
-    /// The time until the window resets; nil for gauges and leases, and when the request
-    /// is larger than the whole limit, since waiting would not help.
+    /// The time until the window resets. It is nil for gauges, leases and requests larger than
+    /// the whole limit, because waiting would not help them.
     public let retryAfter: Duration?
     /// The instant the window resets; nil for gauges and leases.
     public let resetsAt: Date?

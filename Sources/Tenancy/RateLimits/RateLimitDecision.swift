@@ -1,10 +1,10 @@
 /// The answer of ``RateLimiter/acquire(tenantID:key:cost:)`` and the header fields that
 /// carry it.
 ///
-/// The fields follow the structured-field syntax of draft-ietf-httpapi-ratelimit-headers
-/// (draft -08 onwards): `RateLimit-Policy: "<name>";q=<burst>;w=<seconds>` and
-/// `RateLimit: "<name>";r=<remaining>;t=<seconds>`, plus `Retry-After: <seconds>` when
-/// refused. Seconds are rounded up.
+/// The fields are `RateLimit-Policy: "<name>";q=<burst>;w=<seconds>` and
+/// `RateLimit: "<name>";r=<remaining>;t=<seconds>`, the two fields of
+/// draft-ietf-httpapi-ratelimit-headers since draft -08, plus `Retry-After: <seconds>` when
+/// refused. Seconds are rounded up. See docs/rate-limits.md for the draft versions.
 public struct RateLimitDecision: Hashable, Sendable {
     /// Whether the request was admitted (and charged).
     public let allowed: Bool
