@@ -4,6 +4,11 @@
 //   seed --tenant ID --rows N         create the tenant and N rows in each worker table
 //   purge --tenant ID                 delete the tenant with purge; print the receipt as JSON
 //   create --name NAME --count N      create N tenants with this name; print one id a line
+//   quota-charge --tenant ID --limit N --tasks T --charges C
+//                                     charge the daily quota `jobs` (limit N) from T tasks, C
+//                                     times each; print `admitted=<count>`
+//   lease-hold --tenant ID --ttl-ms N acquire a `concurrent_debates` lease (limit 1) with this
+//                                     time-to-live; print its id and exit without releasing it
 //
 // The purge command registers three purgers over the worker tables, so TENANCY_FAULT can stop
 // the job between any two of them.
@@ -40,10 +45,11 @@ func fail(_ message: String) -> Never {
 }
 
 guard CommandLine.arguments.count >= 2, let path = option("--database") else {
-    fail("usage: tenancy-test-worker seed|purge|create --database PATH [options]")
+    fail("usage: tenancy-test-worker seed|purge|create|quota-charge|lease-hold --database PATH [options]")
 }
 
-let database = try SQLiteDatabase(path: path)
+// A long busy timeout, because the multi-process quota test runs four writers at once.
+let database = try SQLiteDatabase(path: path, busyTimeout: .seconds(120))
 try await database.write { connection in
     for table in workerTables {
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (tenant_id TEXT NOT NULL, item INTEGER NOT NULL)")
@@ -79,6 +85,41 @@ case "create":
         let tenant = try await manager.createTenant(name: name, tier: .free, adminEmail: "owner@worker.example")
         print(tenant.id.rawValue)
     }
+case "quota-charge":
+    guard let id = option("--tenant"), let limit = option("--limit").flatMap(Int.init),
+        let tasks = option("--tasks").flatMap(Int.init), let charges = option("--charges").flatMap(Int.init)
+    else { fail("quota-charge needs --tenant, --limit, --tasks and --charges") }
+    let tenantID = try TenantID(validating: id)
+    let quotas = try QuotaManager(
+        QuotaConfig(limits: [QuotaLimit(name: "jobs", limit: limit, period: .day)]),
+        store: try await SQLiteQuotaStore(database: database))
+    let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<tasks {
+            group.addTask {
+                var admitted = 0
+                for _ in 0..<charges {
+                    do {
+                        try await quotas.checkAndIncrement("jobs", tenantID: tenantID)
+                        admitted += 1
+                    } catch is QuotaExceeded {}
+                }
+                return admitted
+            }
+        }
+        var total = 0
+        for try await count in group {
+            total += count
+        }
+        return total
+    }
+    print("admitted=\(admitted)")
+case "lease-hold":
+    guard let id = option("--tenant"), let ttl = option("--ttl-ms").flatMap(Int.init) else { fail("lease-hold needs --tenant and --ttl-ms") }
+    let quotas = try QuotaManager(
+        QuotaConfig(leaseLimits: [QuotaLeaseLimit(name: QuotaCatalog.concurrentDebates, limit: 1)]),
+        store: try await SQLiteQuotaStore(database: database))
+    let lease = try await quotas.acquire(tenantID: try TenantID(validating: id), timeToLive: .milliseconds(ttl))
+    print(lease.id.uuidString)
 default:
-    fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge or create")
+    fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge, create, quota-charge or lease-hold")
 }

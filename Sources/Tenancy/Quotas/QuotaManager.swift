@@ -1,0 +1,170 @@
+import Foundation
+
+/// Per-tenant quotas that are exact under any concurrency and charge nothing when they refuse.
+///
+/// With a tenant registry attached, a quota's limit is the tenant's override, else its tier
+/// default, capped by ``config`` (the smaller wins); windows follow the tenant's time zone; and
+/// unknown or inactive tenants are refused before any state is allocated. Each decision reads
+/// the tenant again, so a change is seen by the next decision in every process. Standalone,
+/// the ``config`` limits apply to every valid tenant id, in UTC.
+///
+/// Every decision is one call to the ``QuotaStore``, which applies it in one atomic step.
+public final class QuotaManager: Sendable {
+    /// The limits this manager enforces or caps with.
+    public let config: QuotaConfig
+    /// Where counters, refunds and leases live.
+    public let store: any QuotaStore
+    /// The tenant registry, or nil for a standalone manager.
+    public let tenants: (any TenantStore)?
+    /// The time source of every window and lease expiry.
+    public let clock: any TenancyClock
+
+    let windows = QuotaWindowCache()
+    let logger: TenancyLogger
+
+    /// Creates a manager.
+    ///
+    /// - Parameters:
+    ///   - config: the limits (standalone) or the caps (with a registry).
+    ///   - tenants: the tenant registry; nil for a standalone manager.
+    /// - Throws: ``ValidationError`` when `config` is invalid.
+    public init(
+        _ config: QuotaConfig = QuotaConfig(),
+        store: any QuotaStore = InMemoryQuotaStore(),
+        tenants: (any TenantStore)? = nil,
+        clock: any TenancyClock = SystemClock(),
+        logger: TenancyLogger = .disabled
+    ) throws {
+        try config.validate()
+        self.config = config
+        self.store = store
+        self.tenants = tenants
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Creates a manager over the registry of a ``TenantManager``, using its clock.
+    public convenience init(_ config: QuotaConfig = QuotaConfig(), store: any QuotaStore = InMemoryQuotaStore(), tenants manager: TenantManager) throws {
+        try self.init(config, store: store, tenants: manager.store, clock: manager.clock)
+    }
+
+    // MARK: - Charging
+
+    /// Charges `amount` units of one quota (every period it has) and returns the charge.
+    ///
+    /// Reaching a limit exactly is allowed; one unit more is refused.
+    ///
+    /// - Throws: ``QuotaExceeded`` when a counter would pass its limit (nothing is charged);
+    ///   ``ValidationError`` for an unknown quota or an amount outside 1 to
+    ///   ``QuotaConfig/maximumAmount``; ``TenantNotFoundError``, ``TenantSuspendedError`` or
+    ///   ``TenantUnavailableError`` with a registry attached.
+    @discardableResult
+    public func checkAndIncrement(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
+        try await checkAndIncrement([(quota, amount)], tenantID: tenantID)
+    }
+
+    /// Charges several quotas, each with its own amount, all in one atomic step or none.
+    ///
+    /// - Throws: as ``checkAndIncrement(_:tenantID:by:)``; also ``ValidationError`` when a
+    ///   quota is named twice.
+    @discardableResult
+    public func checkAndIncrement(_ amounts: KeyValuePairs<String, Int>, tenantID: TenantID) async throws -> QuotaCharge {
+        try await checkAndIncrement(amounts.map { ($0.key, $0.value) }, tenantID: tenantID)
+    }
+
+    /// Charges the same amount to several quotas, all in one atomic step or none.
+    @discardableResult
+    public func checkAndIncrement(_ quotas: [String], tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
+        try await checkAndIncrement(quotas.map { ($0, amount) }, tenantID: tenantID)
+    }
+
+    func checkAndIncrement(_ amounts: [(String, Int)], tenantID: TenantID) async throws -> QuotaCharge {
+        let plan = try await plan(amounts, tenantID: tenantID)
+        switch try await store.charge(plan.lines) {
+        case .charged(let usedAfter):
+            return QuotaCharge(id: UUID(), tenantID: tenantID, lines: plan.lines, chargedAt: plan.now, usedAfter: usedAfter)
+        case .rejected(let index, let used):
+            let refusal = plan.refusal(at: index, used: used)
+            logger.info(
+                "quota refused",
+                ["tenant.id": tenantID.rawValue, "quota.name": refusal.quotaName, "quota.subject": refusal.subject.storageKey])
+            throw refusal
+        }
+    }
+
+    /// Returns whether a charge of `amount` units would be admitted now, charging nothing.
+    ///
+    /// Another caller may charge between this check and a later charge; only
+    /// ``checkAndIncrement(_:tenantID:by:)`` decides atomically.
+    public func check(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCheck {
+        let plan = try await plan([(quota, amount)], tenantID: tenantID)
+        let used = try await store.used(plan.lines.map { ($0.key, $0.window) })
+        for (index, line) in plan.lines.enumerated() where used[index] > line.limit - line.amount {
+            return QuotaCheck(refusal: plan.refusal(at: index, used: used[index]))
+        }
+        return QuotaCheck(refusal: nil)
+    }
+
+    /// Undoes a charge in exactly the windows it charged: never below zero, at most once per
+    /// charge id, and not at all in a window that has rolled over.
+    ///
+    /// - Returns: false when this charge was refunded before.
+    @discardableResult
+    public func refund(_ charge: QuotaCharge) async throws -> Bool {
+        let keepUntil = charge.lines.map(\.window.endMilliseconds).max() ?? 0
+        let refunded = try await store.refund(
+            chargeID: charge.id, tenantID: charge.tenantID, lines: charge.lines, keepUntil: keepUntil,
+            now: clock.now().millisecondsSince1970)
+        logger.info(
+            refunded ? "quota charge refunded" : "quota charge already refunded",
+            ["tenant.id": charge.tenantID.rawValue, "quota.charge": charge.id.uuidString])
+        return refunded
+    }
+
+    /// Lowers a gauge (a quota with period ``QuotaPeriod/none``, such as `storage_bytes`) by
+    /// `amount`, never below zero, and returns the tenant's new value.
+    ///
+    /// It works for a tenant in any status, because a suspended tenant's files may still be
+    /// deleted. Aggregate gauges of the same name go down by the same amount.
+    ///
+    /// - Throws: ``ValidationError`` when the quota has no gauge or the amount is out of range;
+    ///   ``TenantNotFoundError`` with a registry attached.
+    @discardableResult
+    public func decrement(_ quota: String, tenantID: TenantID, by amount: Int) async throws -> Int {
+        try Self.validateAmount(amount, quota: quota)
+        let tenant = try await resolve(tenantID, requireActive: false)
+        let limits = try self.limits(of: quota, for: tenant)
+        guard limits.contains(where: { $0.period == .none }) else {
+            throw ValidationError(
+                .invalidArgument, field: "quota",
+                message: "quota '\(quota)' is not a gauge: only quotas with period none can be decremented; use refund(_:) for windowed charges")
+        }
+        let value = try await store.decrement(QuotaCounterKey(subject: .tenant(tenantID), quota: quota, period: .none), by: amount)
+        for aggregate in aggregates(of: quota, for: tenant) where aggregate.limit.period == .none {
+            _ = try await store.decrement(QuotaCounterKey(subject: aggregate.subject, quota: quota, period: .none), by: amount)
+        }
+        return value
+    }
+
+    /// Removes a tenant's counters and leases, of one quota or of all, and returns how many
+    /// it removed. For operators; the tenant may be in any status.
+    @discardableResult
+    public func reset(tenantID: TenantID, quota: String? = nil) async throws -> Int {
+        let tenant = try await resolve(tenantID, requireActive: false)
+        if let quota {
+            if !isLeaseQuota(quota, for: tenant) { _ = try limits(of: quota, for: tenant) }
+        }
+        let removed = try await store.reset(.tenant(tenantID), quota: quota)
+        logger.info("quota reset", ["tenant.id": tenantID.rawValue, "quota.name": quota ?? "*", "removed": "\(removed)"])
+        return removed
+    }
+}
+
+/// The answer of ``QuotaManager/check(_:tenantID:by:)``.
+public struct QuotaCheck: Hashable, Sendable {
+    /// Why a charge would be refused, or nil when it would be admitted.
+    public let refusal: QuotaExceeded?
+
+    /// Whether a charge would be admitted now.
+    public var isAllowed: Bool { refusal == nil }
+}
