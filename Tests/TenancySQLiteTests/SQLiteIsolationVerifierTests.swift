@@ -1,0 +1,87 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancySQLite
+
+@Suite("SQLite isolation verifier")
+struct SQLiteIsolationVerifierTests {
+    @Test("a correctly protected database passes every check")
+    func clean() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        #expect(report.findings == [])
+        #expect(report.tables.map(\.name) == ["debates", "topics"])
+        #expect(report.tables.allSatisfy { $0.filtered && $0.writesConfined && $0.keyLeadsWithTenantID })
+        #expect(report.probes.filter { !$0.passed }.map(\.name) == [])
+        #expect(report.probes.count == 13)
+        #expect(report.passed)
+    }
+
+    @Test("the probes leave nothing behind")
+    func probesRollBack() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+
+        _ = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        let leftovers = try await fixture.database.read { connection in
+            try connection.query("SELECT name FROM sqlite_schema WHERE name LIKE 'isolation_probe%'").count
+        }
+        #expect(leftovers == 0)
+        #expect(try await fixture.tenants.protectedTables() == ["debates", "topics"])
+        #expect(try await fixture.baseRows("debates").count == 5)
+    }
+
+    @Test("a user view over a base table is reported")
+    func userView() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write { try $0.execute("CREATE VIEW leak AS SELECT * FROM \"debates$rows\"") }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        #expect(report.findings.map(\.subject) == ["leak"])
+        #expect(!report.passed)
+    }
+
+    @Test("an unprotected table with a tenant_id column is reported")
+    func unprotectedTable() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write {
+            try $0.execute("CREATE TABLE invoices (tenant_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tenant_id, id))")
+        }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        #expect(report.findings.map(\.subject) == ["invoices"])
+        #expect(report.findings.first?.message.contains("not protected") == true)
+    }
+
+    @Test("a dropped trigger is reported")
+    func droppedTrigger() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write { try $0.execute("DROP TRIGGER \"topics$update\"") }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        #expect(report.findings.map(\.subject) == ["topics"])
+        #expect(report.tables.first { $0.name == "topics" }?.writesConfined == false)
+    }
+
+    @Test("a plain SQLite connection cannot read a protected view")
+    func foreignConnection() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        let probe = report.probes.first { $0.name == "a connection without the library's function fails closed" }
+        #expect(probe?.passed == true)
+        #expect(probe?.detail.contains("no such function: current_tenant") == true)
+    }
+}
