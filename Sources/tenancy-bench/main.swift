@@ -1,12 +1,12 @@
 // tenancy-bench: measures Tenancy against baselines run in the same process and the same run.
 //
 // Usage: tenancy-bench SCENARIO... [--rounds N] [--json]
-// Scenarios: context, registry, all. Build in release mode: swift run -c release tenancy-bench all
+// Scenarios: context, registry, isolation, all. Build in release mode: swift run -c release tenancy-bench all
 import Foundation
 
 let usage = """
     usage: tenancy-bench SCENARIO... [--rounds N] [--json]
-      scenarios: context, registry, all
+      scenarios: context, registry, isolation, all
       --rounds N   timed rounds per comparison, alternating ours and baseline (default 7)
       --json       print one JSON object per comparison instead of text lines
     """
@@ -28,10 +28,10 @@ while let argument = arguments.popFirst() {
     case "--help", "-h":
         print(usage)
         exit(0)
-    case "context", "registry":
+    case "context", "registry", "isolation":
         scenarios.append(argument)
     case "all":
-        scenarios += ["context", "registry"]
+        scenarios += ["context", "registry", "isolation"]
     default:
         FileHandle.standardError.write(Data("unknown scenario or option '\(argument)'\n\(usage)\n".utf8))
         exit(2)
@@ -51,7 +51,8 @@ encoder.outputFormatting = [.sortedKeys]
 for scenario in scenarios {
     let comparisons = switch scenario {
     case "context": try await benchmarkContext(rounds: rounds)
-    default: try await benchmarkRegistry(rounds: rounds)
+    case "registry": try await benchmarkRegistry(rounds: rounds)
+    default: try await benchmarkIsolation(rounds: rounds)
     }
     for comparison in comparisons {
         print(json ? String(decoding: try encoder.encode(comparison), as: UTF8.self) : comparison.line)

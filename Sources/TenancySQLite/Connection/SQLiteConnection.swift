@@ -78,6 +78,13 @@ public actor SQLiteConnection {
         }
     }
 
+    /// A prepared statement and what the lexer check found about it.
+    struct CachedStatement {
+        let pointer: OpaquePointer
+        /// Whether the statement reads the writer's connection state (`last_insert_rowid()`).
+        let readsWriterState: Bool
+    }
+
     /// A cache key: the guard mode a statement was prepared under, and its SQL.
     struct StatementKey: Hashable {
         let mode: ConnectionGuard.Mode
@@ -92,7 +99,7 @@ public actor SQLiteConnection {
         let handle: OpaquePointer
         /// Prepared statements by mode and SQL: the authorizer runs when a statement is
         /// prepared, so a statement prepared for one mode is never reused in another.
-        var statements: [StatementKey: OpaquePointer] = [:]
+        var statements: [StatementKey: CachedStatement] = [:]
 
         init(handle: OpaquePointer) {
             self.handle = handle
@@ -100,7 +107,7 @@ public actor SQLiteConnection {
 
         deinit {
             for statement in statements.values {
-                sqlite3_finalize(statement)
+                sqlite3_finalize(statement.pointer)
             }
             sqlite3_close_v2(handle)
         }
@@ -168,7 +175,7 @@ public actor SQLiteConnection {
     }
 
     private func withStatement<Result>(_ sql: String, _ arguments: [SQLiteValue], _ body: (OpaquePointer) throws -> Result) throws -> Result {
-        let statement = try prepared(sql)
+        let statement = try prepared(sql).pointer
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
@@ -186,9 +193,24 @@ public actor SQLiteConnection {
         return try body(statement)
     }
 
-    func prepared(_ sql: String) throws -> OpaquePointer {
+    /// The most statements kept prepared; past it the cache is emptied, so applications that
+    /// build many distinct SQL texts do not grow it without bound.
+    static let statementCacheLimit = 512
+
+    /// Returns the prepared statement for `sql` in the current guard mode, preparing it on
+    /// first use. In a tenant mode the lexer check runs before SQLite sees the text, so no
+    /// tenant statement is ever prepared unchecked.
+    func prepared(_ sql: String) throws -> CachedStatement {
         let key = StatementKey(mode: guardState.mode, sql: sql)
         if let cached = box.statements[key] { return cached }
+        var readsWriterState = false
+        if guardState.mode != .platform {
+            readsWriterState = try SQLStatementCheck.check(sql, allowsFullSQL: guardState.mode == .siloTenant)
+        }
+        if box.statements.count >= Self.statementCacheLimit {
+            for statement in box.statements.values { sqlite3_finalize(statement.pointer) }
+            box.statements.removeAll()
+        }
         var statement: OpaquePointer?
         guardState.denial = nil
         let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
@@ -196,8 +218,9 @@ public actor SQLiteConnection {
             sqlite3_finalize(statement)
             throw failure(code: code, operation: "prepare", sql: sql)
         }
-        box.statements[key] = statement
-        return statement
+        let cached = CachedStatement(pointer: statement, readsWriterState: readsWriterState)
+        box.statements[key] = cached
+        return cached
     }
 
     /// Advances the statement; returns true while it yields a row.
@@ -236,13 +259,12 @@ public actor SQLiteConnection {
     ///
     /// A nil tenant binds "no tenant": protected views then return no rows and reject writes.
     func withTenantBinding<Result>(
-        _ tenantID: TenantID?, mode: ConnectionGuard.Mode, timeLimit: Duration, _ body: () throws -> Result
+        _ tenant: [CChar]?, mode: ConnectionGuard.Mode, timeLimitNanoseconds: UInt64, _ body: () throws -> Result
     ) rethrows -> Result {
         precondition(mode != .platform, "a tenant binding needs a tenant mode")
         guardState.mode = mode
-        guardState.tenant = tenantID.map { Array($0.rawValue.utf8CString) }
-        let nanoseconds = UInt64(timeLimit.components.seconds) * 1_000_000_000 + UInt64(timeLimit.components.attoseconds / 1_000_000_000)
-        guardState.deadline = DispatchTime.now().uptimeNanoseconds + max(nanoseconds, 1)
+        guardState.tenant = tenant
+        guardState.deadline = DispatchTime.now().uptimeNanoseconds + max(timeLimitNanoseconds, 1)
         defer {
             guardState.mode = .platform
             guardState.tenant = nil
@@ -254,6 +276,13 @@ public actor SQLiteConnection {
 
     /// Whether a statement only reads, as SQLite decides after preparing it.
     func isReadOnly(_ sql: String) throws -> Bool {
-        sqlite3_stmt_readonly(try prepared(sql)) != 0
+        sqlite3_stmt_readonly(try prepared(sql).pointer) != 0
+    }
+
+    /// Whether the statement must run on the writer: it writes, or it reads the writer's
+    /// connection state.
+    func needsWriter(_ sql: String) throws -> Bool {
+        let statement = try prepared(sql)
+        return statement.readsWriterState || sqlite3_stmt_readonly(statement.pointer) == 0
     }
 }
