@@ -21,7 +21,7 @@ while let argument = arguments.popFirst() {
         json = true
     case "--rounds":
         guard let value = arguments.popFirst().flatMap(Int.init), value >= 1 else {
-            FileHandle.standardError.write(Data("invalid --rounds: expected a whole number of 1 or more\n\(usage)\n".utf8))
+            FileHandle.standardError.write(Data("error: invalid --rounds: expected a whole number of 1 or more\n\(usage)\n".utf8))
             exit(2)
         }
         rounds = value
@@ -33,12 +33,12 @@ while let argument = arguments.popFirst() {
     case "all":
         scenarios += ["context", "registry", "isolation"]
     default:
-        FileHandle.standardError.write(Data("unknown scenario or option '\(argument)'\n\(usage)\n".utf8))
+        FileHandle.standardError.write(Data("error: unknown scenario or option '\(argument)'\n\(usage)\n".utf8))
         exit(2)
     }
 }
 if scenarios.isEmpty {
-    FileHandle.standardError.write(Data("no scenario given\n\(usage)\n".utf8))
+    FileHandle.standardError.write(Data("error: no scenario given\n\(usage)\n".utf8))
     exit(2)
 }
 

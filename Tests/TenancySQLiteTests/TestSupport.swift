@@ -48,14 +48,20 @@ func run(_ executable: URL, _ arguments: [String], environment: [String: String]
     merged.removeValue(forKey: "TENANCY_FAULT")
     merged.merge(environment) { $1 }
     process.environment = merged
+    // Standard error goes to a file, so a child that writes a lot to it cannot block on a full
+    // pipe while this process reads standard output.
     let output = Pipe()
-    let error = Pipe()
+    let errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("tenancy-stderr-\(UUID().uuidString)")
+    _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: errorURL) }
+    let errorFile = try FileHandle(forWritingTo: errorURL)
     process.standardOutput = output
-    process.standardError = error
+    process.standardError = errorFile
     try process.run()
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = error.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    try errorFile.close()
+    let errorData = (try? Data(contentsOf: errorURL)) ?? Data()
     return ProcessResult(
         status: process.terminationStatus,
         killedBySignal: process.terminationReason == .uncaughtSignal,

@@ -74,7 +74,7 @@ struct InputValidationTests {
         ("", "invalid name: must not be empty"),
         ("   \n ", "invalid name: must not be empty"),
         (String(repeating: "n", count: 201), "invalid name: must be at most 200 characters, got 201"),
-        ("Acme\u{7}Corp", "invalid name: must not contain control characters"),
+        ("Acme\u{7}Corp", "invalid name: must not contain control characters, line separators or invisible formatting characters such as bidirectional overrides"),
     ])
     func invalidName(name: String, message: String) async throws {
         let (manager, _) = makeManager()

@@ -163,3 +163,11 @@ public func currentPrincipal() -> Principal? {
 public func currentTenantID() -> TenantID? {
     TenantContext.bound?.tenant?.id
 }
+
+extension TenantContext: CustomStringConvertible {
+    /// The tenant id, the principal and how the scope was entered; no personal data.
+    public var description: String {
+        let tenantText = tenant.map { "\($0.id)" } ?? "none"
+        return "TenantContext(tenant: \(tenantText), principal: \(principal.map { "\($0)" } ?? "none"), entry: \(entry))"
+    }
+}

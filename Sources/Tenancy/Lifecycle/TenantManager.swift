@@ -49,6 +49,7 @@ public final class TenantManager: Sendable {
         self.purgers = Mutex(purgers)
         self.logger = logger
         Self.checkUniqueNames(purgers)
+        FaultInjection.validatePlan()
     }
 
     /// Adds a purger; purgers run in registration order, and the registry's own runs last.

@@ -65,3 +65,15 @@ public struct Tenant: Hashable, Sendable, Codable, Identifiable {
         limits.features.contains(feature)
     }
 }
+
+extension Tenant: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The id, tier and status. The name and admin e-mail are left out, so printing a tenant
+    /// (or a context holding one) never puts personal data in a log.
+    public var description: String {
+        "Tenant(id: \(id), tier: \(tier), status: \(status))"
+    }
+
+    /// The same as ``description``: string interpolation of nested values uses the debug
+    /// description, so it must not reveal more.
+    public var debugDescription: String { description }
+}

@@ -16,6 +16,12 @@ package enum FaultInjection {
     private static let plan: [String: Int]? = parse(ProcessInfo.processInfo.environment["TENANCY_FAULT"])
     private static let hits = Mutex<[String: Int]>([:])
 
+    /// Parses `TENANCY_FAULT` now, so a malformed value stops the process at start-up instead
+    /// of when a point is first reached. ``TenantManager`` calls it when it is created.
+    package static func validatePlan() {
+        _ = plan
+    }
+
     /// Marks that the process reached `point`; kills the process when the plan says so.
     package static func reach(_ point: String) {
         guard let plan, let target = plan[point] else { return }

@@ -24,9 +24,10 @@ public enum InputRules {
                 .invalidName, field: "name",
                 message: "invalid name: must be at most \(maximumNameLength) characters, got \(trimmed.count)")
         }
-        if containsControlCharacter(trimmed) {
+        if containsControlCharacter(trimmed) || containsInvisibleFormatting(trimmed) {
             throw ValidationError(
-                .invalidName, field: "name", message: "invalid name: must not contain control characters")
+                .invalidName, field: "name",
+                message: "invalid name: must not contain control characters, line separators or invisible formatting characters such as bidirectional overrides")
         }
         return trimmed
     }
@@ -71,9 +72,10 @@ public enum InputRules {
         return identifier
     }
 
-    /// Returns the trimmed reason: 1 to 500 characters, no control characters.
+    /// Returns the trimmed reason: 1 to 500 characters, no control characters, no `@`.
     ///
-    /// Reasons are stored in the audit trail, so they must not carry personal data.
+    /// Reasons are stored in the audit trail, which holds no personal data, so a reason that
+    /// looks like it contains an e-mail address (any `@`) is rejected.
     public static func validatedReason(_ reason: String) throws -> String {
         let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty {
@@ -84,9 +86,14 @@ public enum InputRules {
                 .invalidReason, field: "reason",
                 message: "invalid reason: must be at most \(maximumReasonLength) characters, got \(trimmed.count)")
         }
-        if containsControlCharacter(trimmed) {
+        if containsControlCharacter(trimmed) || containsInvisibleFormatting(trimmed) {
             throw ValidationError(
-                .invalidReason, field: "reason", message: "invalid reason: must not contain control characters")
+                .invalidReason, field: "reason", message: "invalid reason: must not contain control or invisible formatting characters")
+        }
+        if trimmed.contains("@") {
+            throw ValidationError(
+                .invalidReason, field: "reason",
+                message: "invalid reason: must not contain '@', because reasons go to the audit trail, which holds no e-mail addresses or other personal data")
         }
         return trimmed
     }
@@ -118,5 +125,18 @@ public enum InputRules {
 
     static func containsControlCharacter(_ text: String) -> Bool {
         text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// Whether the text has format characters (bidirectional overrides, zero-width spaces) or
+    /// line and paragraph separators, which can disguise a name in tables and logs. The
+    /// zero-width joiner and non-joiner stay allowed, because scripts and emoji need them.
+    static func containsInvisibleFormatting(_ text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            switch scalar.properties.generalCategory {
+            case .format: scalar.value != 0x200C && scalar.value != 0x200D
+            case .lineSeparator, .paragraphSeparator: true
+            default: false
+            }
+        }
     }
 }
