@@ -1,19 +1,21 @@
 // tenancy-bench: measures Tenancy against baselines run in the same process and the same run.
 //
-// Usage: tenancy-bench SCENARIO... [--rounds N] [--json]
-// Scenarios: context, registry, isolation, all. Build in release mode: swift run -c release tenancy-bench all
+// Usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--json]
+// Scenarios: context, registry, isolation, quotas, all. Build in release mode: swift run -c release tenancy-bench all
 import Foundation
 
 let usage = """
-    usage: tenancy-bench SCENARIO... [--rounds N] [--json]
-      scenarios: context, registry, isolation, all
-      --rounds N   timed rounds per comparison, alternating ours and baseline (default 7)
-      --json       print one JSON object per comparison instead of text lines
+    usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--json]
+      scenarios: context, registry, isolation, quotas, all
+      --rounds N     timed rounds per comparison, alternating ours and baseline (default 7)
+      --python PATH  a Python interpreter with the limits package, for the quotas baseline
+      --json         print one JSON object per comparison instead of text lines
     """
 
 var scenarios: [String] = []
 var rounds = 7
 var json = false
+var python: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -25,13 +27,19 @@ while let argument = arguments.popFirst() {
             exit(2)
         }
         rounds = value
+    case "--python":
+        guard let value = arguments.popFirst(), !value.hasPrefix("--") else {
+            FileHandle.standardError.write(Data("error: --python needs the path of an interpreter\n\(usage)\n".utf8))
+            exit(2)
+        }
+        python = value
     case "--help", "-h":
         print(usage)
         exit(0)
-    case "context", "registry", "isolation":
+    case "context", "registry", "isolation", "quotas":
         scenarios.append(argument)
     case "all":
-        scenarios += ["context", "registry", "isolation"]
+        scenarios += ["context", "registry", "isolation", "quotas"]
     default:
         FileHandle.standardError.write(Data("error: unknown scenario or option '\(argument)'\n\(usage)\n".utf8))
         exit(2)
@@ -52,7 +60,8 @@ for scenario in scenarios {
     let comparisons = switch scenario {
     case "context": try await benchmarkContext(rounds: rounds)
     case "registry": try await benchmarkRegistry(rounds: rounds)
-    default: try await benchmarkIsolation(rounds: rounds)
+    case "isolation": try await benchmarkIsolation(rounds: rounds)
+    default: try await benchmarkQuotas(rounds: rounds, python: python)
     }
     for comparison in comparisons {
         print(json ? String(decoding: try encoder.encode(comparison), as: UTF8.self) : comparison.line)

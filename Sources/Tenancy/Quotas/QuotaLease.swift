@@ -75,7 +75,7 @@ extension QuotaManager {
         let ttlMilliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         let expiresAt = nowMilliseconds + ttlMilliseconds
         let key = QuotaCounterKey(subject: .tenant(tenantID), quota: quota, period: .none)
-        let id = UUID()
+        let id = UniqueID.next()
         switch try await store.acquireLease(id, key: key, limit: limit, now: nowMilliseconds, expiresAt: expiresAt) {
         case .acquired:
             FaultInjection.reach("quota.lease.acquired")

@@ -82,7 +82,7 @@ public final class QuotaManager: Sendable {
         let plan = try await plan(amounts, tenantID: tenantID)
         switch try await store.charge(plan.lines) {
         case .charged(let usedAfter):
-            return QuotaCharge(id: UUID(), tenantID: tenantID, lines: plan.lines, chargedAt: plan.now, usedAfter: usedAfter)
+            return QuotaCharge(id: UniqueID.next(), tenantID: tenantID, lines: plan.lines, chargedAt: plan.now, usedAfter: usedAfter)
         case .rejected(let index, let used):
             let refusal = plan.refusal(at: index, used: used)
             logger.info(
