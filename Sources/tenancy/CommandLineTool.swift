@@ -11,12 +11,19 @@ enum CommandLineTool {
 
     static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
 
+    /// The version `tenancy --version` prints.
+    static let version = "0.1.0"
+
     /// Runs one command line (without the program name) and returns the exit status.
     static func run(_ arguments: [String], environment: [String: String], console: Console = Console()) async -> ExitStatus {
         let (name, remaining) = splitCommandName(arguments)
         guard let name else {
             if remaining.contains("--help") || remaining.contains("-h") {
                 console.write(generalHelp)
+                return .success
+            }
+            if remaining.contains("--version") {
+                console.write("tenancy \(version)")
                 return .success
             }
             console.writeError("error: missing command\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
@@ -101,6 +108,7 @@ enum CommandLineTool {
             "The database is --database URL, else \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite.",
             "Options may come before or after arguments, as '--option VALUE' or '--option=VALUE'; a value",
             "that starts with '--' needs the second form. 'tenancy COMMAND --help' prints a command's usage.",
+            "'tenancy --version' prints the version.",
             "",
             "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
             "4 rejected (invalid transition, suspended or unavailable tenant, id already exists).",

@@ -70,8 +70,24 @@ import Testing
         let result = try await TenancyExecutable.run(["list", "--database", "mysql://app:s3cret@localhost/t"])
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix(
-            "error: invalid --database 'mysql://app:***@localhost/t': expected sqlite:PATH or postgres://USER@HOST/DATABASE\n"))
+            "error: invalid --database 'mysql://app:***@localhost/t': expected sqlite:PATH. PostgreSQL is not supported by this build yet.\n"))
         #expect(!result.stderr.contains("s3cret"))
+    }
+
+    @Test func bareDatabasePathSuggestsScheme() async throws {
+        let result = try await TenancyExecutable.run(["list", "--database", "/tmp/x.sqlite"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(
+            "error: invalid --database '/tmp/x.sqlite': expected sqlite:PATH, as in sqlite:/tmp/x.sqlite. PostgreSQL is not supported by this build yet.\n"))
+        #expect(result.stderr.contains("usage: tenancy list "))
+        #expect(!result.stderr.contains("postgres://"))
+    }
+
+    @Test func versionOption() async throws {
+        let result = try await TenancyExecutable.run(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "tenancy 0.1.0\n")
+        #expect(result.stderr == "")
     }
 
     @Test func unopenableDatabaseNamesPath() async throws {
