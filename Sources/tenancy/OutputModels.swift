@@ -5,14 +5,16 @@ import Tenancy
 ///
 /// Every key is always present, with `null` for an absent value, so scripts can rely on the
 /// shape. `adminEmail` is only in single-tenant output (`show`, `create`, `suspend`, ...),
-/// never in lists.
+/// never in lists. `changed` is only in the output of commands that change a status
+/// (`suspend`, `activate`, `delete`), and is false when the tenant already had that status.
 struct TenantOutput: Encodable {
     let tenant: Tenant
     let includesAdminEmail: Bool
+    var changed: Bool? = nil
 
     private enum CodingKeys: String, CodingKey {
         case id, name, tier, status, statusBeforeSuspension, suspensionReason, adminEmail, timeZone, placement
-        case createdAt, updatedAt, deletedAt, metadata
+        case createdAt, updatedAt, deletedAt, metadata, changed
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -32,10 +34,14 @@ struct TenantOutput: Encodable {
         try container.encode(tenant.updatedAt, forKey: .updatedAt)
         try container.encode(tenant.deletedAt, forKey: .deletedAt)
         try container.encode(tenant.metadata, forKey: .metadata)
+        try container.encodeIfPresent(changed, forKey: .changed)
     }
 }
 
 /// A purge receipt as the CLI prints it in JSON.
+///
+/// `changed` is only in the output of `delete --purge`, and is false when the tenant was
+/// already deleted and the receipt is the stored one.
 struct ReceiptOutput: Encodable {
     struct Step: Encodable {
         let purger: String
@@ -49,18 +55,20 @@ struct ReceiptOutput: Encodable {
     let requestedBy: String?
     let steps: [Step]
     let totalRemoved: Int
+    let changed: Bool?
 
-    init(_ receipt: PurgeReceipt) {
+    init(_ receipt: PurgeReceipt, changed: Bool? = nil) {
         tenantID = receipt.tenantID.rawValue
         startedAt = receipt.startedAt
         completedAt = receipt.completedAt
         requestedBy = receipt.requestedBy
         steps = receipt.steps.map { Step(purger: $0.purger, removed: $0.removed, finishedAt: $0.finishedAt) }
         totalRemoved = receipt.totalRemoved
+        self.changed = changed
     }
 
     private enum CodingKeys: String, CodingKey {
-        case tenantID, startedAt, completedAt, requestedBy, steps, totalRemoved
+        case tenantID, startedAt, completedAt, requestedBy, steps, totalRemoved, changed
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -71,6 +79,7 @@ struct ReceiptOutput: Encodable {
         try container.encode(requestedBy, forKey: .requestedBy)
         try container.encode(steps, forKey: .steps)
         try container.encode(totalRemoved, forKey: .totalRemoved)
+        try container.encodeIfPresent(changed, forKey: .changed)
     }
 }
 
