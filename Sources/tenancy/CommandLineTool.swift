@@ -6,7 +6,8 @@ enum CommandLineTool {
     static let commands: [Command] = [
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
-        LifecycleCommands.purgeExpired, AuditCommand.audit, DemoCommand.demo,
+        LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql,
+        DemoCommand.demo,
     ]
 
     static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
@@ -111,10 +112,15 @@ enum CommandLineTool {
             "'tenancy --version' prints the version.",
             "",
             "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
-            "4 rejected (invalid transition, suspended or unavailable tenant, id already exists).",
+            "4 rejected (invalid transition, suspended or unavailable tenant, id already exists,",
+            "a statement denied by the isolation guards, a finding of 'tenancy verify').",
         ]
         return lines.joined(separator: "\n")
     }
+
+    /// The isolation error codes of a tenant statement that the guards stopped. Other codes (an
+    /// invalid table, unavailable options) mean the set-up failed, so they exit with 1.
+    static let rejectedStatementCodes: Set<IsolationError.Code> = [.denied, .unsupportedStatement, .timeLimitExceeded, .lengthLimitExceeded]
 
     /// Prints the error and returns its exit status. Messages never contain e-mail addresses:
     /// the library's errors leave them out, and the CLI adds only ids and option names.
@@ -131,7 +137,10 @@ enum CommandLineTool {
             console.writeError("error: \(error): check the id with 'tenancy list'")
             return .notFound
         case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
-            is TenantAlreadyExistsError:
+            is TenantAlreadyExistsError, is IsolationCheckFailedError:
+            console.writeError("error: \(error)")
+            return .refused
+        case let error as IsolationError where rejectedStatementCodes.contains(error.code):
             console.writeError("error: \(error)")
             return .refused
         default:

@@ -1,5 +1,6 @@
 import Foundation
 import Tenancy
+import TenancySQLite
 
 /// A tenant as the CLI prints it in JSON.
 ///
@@ -100,5 +101,80 @@ struct AuditRecordOutput: Encodable {
         try container.encode(record.action.rawValue, forKey: .action)
         try container.encode(record.outcome.rawValue, forKey: .outcome)
         try container.encode(record.detail, forKey: .detail)
+    }
+}
+
+/// An isolation report as `tenancy verify --json` prints it: the report's tables, findings and
+/// probes, and whether it passed.
+struct IsolationReportOutput: Encodable {
+    let passed: Bool
+    let tables: [IsolationReport.Table]
+    let findings: [IsolationReport.Finding]
+    let probes: [IsolationReport.Probe]
+
+    init(_ report: IsolationReport) {
+        passed = report.passed
+        tables = report.tables
+        findings = report.findings
+        probes = report.probes
+    }
+}
+
+/// One result row of `tenancy sql --json`: an object from column name to value.
+///
+/// NULL becomes null, integers and finite reals numbers, text a string and a blob a base64
+/// string. A real that is infinite or NaN becomes a string ("inf", "-inf", "nan"), because
+/// JSON has no number for it. A column name that repeats an earlier one gets the suffix
+/// ":2", ":3" and so on, so no value is lost.
+struct SQLRowOutput: Encodable {
+    let row: SQLiteRow
+
+    private struct ColumnKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+
+        init(stringValue: String) {
+            self.stringValue = stringValue
+        }
+
+        init?(intValue: Int) {
+            return nil
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ColumnKey.self)
+        for (name, value) in zip(Self.uniqueNames(row.columnNames), row.values) {
+            let key = ColumnKey(stringValue: name)
+            switch value {
+            case .null:
+                try container.encodeNil(forKey: key)
+            case .integer(let number):
+                try container.encode(number, forKey: key)
+            case .real(let number) where number.isFinite:
+                try container.encode(number, forKey: key)
+            case .real(let number):
+                try container.encode(String(number), forKey: key)
+            case .text(let text):
+                try container.encode(text, forKey: key)
+            case .blob(let bytes):
+                try container.encode(Data(bytes).base64EncodedString(), forKey: key)
+            }
+        }
+    }
+
+    /// Returns the column names with ":2", ":3", ... added to repeats of an earlier name.
+    static func uniqueNames(_ names: [String]) -> [String] {
+        var used: Set<String> = []
+        return names.map { name in
+            var candidate = name
+            var suffix = 2
+            while used.contains(candidate) {
+                candidate = "\(name):\(suffix)"
+                suffix += 1
+            }
+            used.insert(candidate)
+            return candidate
+        }
     }
 }

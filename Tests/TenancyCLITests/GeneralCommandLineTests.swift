@@ -4,7 +4,7 @@ import Testing
 /// End-to-end tests of what every command shares: help, the database option and the
 /// handling of unknown commands.
 @Suite struct GeneralCommandLineTests {
-    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "demo"]
+    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "verify", "sql", "demo"]
 
     @Test(arguments: commandNames)
     func helpOptionPrintsUsage(_ name: String) async throws {
