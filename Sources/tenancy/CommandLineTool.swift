@@ -101,7 +101,7 @@ enum CommandLineTool {
 
     static var generalHelp: String {
         let width = commands.map(\.name.count).max() ?? 0
-        var lines = [generalUsage, "", "Manages the tenants of a Tenancy registry.", "", "Commands:"]
+        var lines = [generalUsage, "", "Manages the tenants of a Tenancy registry and checks the isolation of their data.", "", "Commands:"]
         lines += commands.map { "  " + $0.name.padded(to: width) + "  " + $0.summary }
         lines.append("  " + "help".padded(to: width) + "  print this help, or a command's help with 'tenancy help COMMAND'")
         lines += [

@@ -29,18 +29,23 @@ enum IsolationCommands {
             UPDATE, DELETE or REPLACE prints the number of rows it changed ({"changed": N} with
             --json). Any other statement prints its rows as a table, or with --json as an array of
             objects from column name to value (NULL as null, blobs as base64 strings, a repeated
-            column name with a suffix such as ':2'). Table cells longer than \(maximumCellLength)
-            characters are cut; --json prints them whole. A statement that starts with WITH runs as
-            a query, even when it writes.
+            column name with a suffix such as ':2'). Table cells are cut at \(maximumCellLength) characters, and
+            --json prints them whole. A statement that starts with WITH runs as a query, even when
+            it writes.
             A suspended tenant exits with 4, an unknown one with 3. A statement the isolation guards
-            deny (a base table, DDL, ATTACH, another tenant's row, the time or length limit) exits
-            with 4 and prints the reason; denials are recorded in the audit trail as
-            \(AuditAction.isolationDenied). Put '--' before a statement that starts with '-'.
+            deny exits with 4 and prints the reason: a base table, DDL, ATTACH, a foreign tenant_id,
+            a form that cannot work behind a protected view (RETURNING, ON CONFLICT), or a run past
+            the statement time limit (\(statementTimeLimitSeconds) seconds) or the length limit. Denials are recorded
+            in the audit trail as \(AuditAction.isolationDenied). Put '--' before a statement that
+            starts with '-'.
             """,
         run: runSQL)
 
     /// The isolation options of `sql` and the demo: the same guards a pooled application gets.
     static let isolation = TenantDataIsolation(enforceRowLevelSecurity: true, isolateFileStorage: false, separateEncryptionKeys: false)
+
+    /// How long one `sql` statement may run, in seconds, before it is interrupted.
+    static let statementTimeLimitSeconds = 5
 
     /// The widest cell of a `sql` result table, in characters.
     static let maximumCellLength = 60
@@ -124,7 +129,8 @@ enum IsolationCommands {
         let isWrite = SQLStatementKind.isWrite(statement)
 
         let registry = try await invocation.openRegistry()
-        let tenants = try await SQLiteTenantDatabase(registry.database, audit: registry.manager.audit)
+        let tenants = try await SQLiteTenantDatabase(
+            registry.database, statementTimeLimit: .seconds(statementTimeLimitSeconds), audit: registry.manager.audit)
         let enforcer = try enforcer(tenants)
         let query = SQLiteQuery(unsafeSQL: statement)
         let result: StatementResult = try await registry.manager.withTenant(id) { _ in

@@ -31,6 +31,17 @@ import Testing
         }
     }
 
+    @Test func generalHelpNamesVersionAndExitCodes() async throws {
+        let result = try await TenancyExecutable.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\n'tenancy --version' prints the version.\n"))
+        #expect(result.stdout.hasSuffix("""
+            4 rejected (invalid transition, suspended or unavailable tenant, id already exists,
+            a statement denied by the isolation guards, a finding of 'tenancy verify').
+
+            """))
+    }
+
     @Test func unknownCommand() async throws {
         let result = try await TenancyExecutable.run(["frobnicate"])
         #expect(result.status == 2)

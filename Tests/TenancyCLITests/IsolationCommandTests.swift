@@ -280,6 +280,21 @@ struct IsolationWorkspace {
         #expect(result.stderr.hasPrefix("error: RETURNING is not supported on protected tables"))
     }
 
+    @Test func sqlTimeLimitStopsRunawayQuery() async throws {
+        let fixture = try await IsolationWorkspace()
+        let result = try await fixture.run(
+            "sql", "--tenant", "tenant-a", "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r")
+        #expect(result.status == 4)
+        #expect(result.stderr == "error: statement interrupted: it ran past the statement time limit\n")
+    }
+
+    @Test func sqlLengthLimit() async throws {
+        let fixture = try await IsolationWorkspace()
+        let result = try await fixture.run("sql", "--tenant", "tenant-a", "SELECT length(randomblob(900000000))")
+        #expect(result.status == 4)
+        #expect(result.stderr == "error: statement refused: a string or blob grew past the length limit\n")
+    }
+
     @Test func sqlUnknownTenant() async throws {
         let fixture = try await IsolationWorkspace()
         let result = try await fixture.run("sql", "--tenant", "ghost", "SELECT 1")
@@ -316,6 +331,15 @@ struct IsolationWorkspace {
         let result = try await fixture.run("sql", "--tenant", "tenant-a", "  ")
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("error: missing SQL: the statement is empty\nusage: tenancy sql "))
+    }
+
+    @Test func sqlHelpNamesExitCodes() async throws {
+        let result = try await TenancyExecutable.run(["sql", "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("usage: tenancy sql SQL --tenant ID [--database URL] [--json]\n"))
+        #expect(result.stdout.contains("A suspended tenant exits with 4, an unknown one with 3."))
+        #expect(result.stdout.contains("the statement time limit (5 seconds) or the length limit."))
+        #expect(result.stdout.contains("in the audit trail as isolation.statement-denied."))
     }
 
     @Test func sqlMissingStatement() async throws {
