@@ -97,6 +97,9 @@ struct OpenRegistry: Sendable {
     /// The file's connections, for the commands that run tenant SQL or check isolation.
     let database: SQLiteDatabase
     let path: String
+    /// The isolation layer of the file's protected tables, when the file has any; its purger
+    /// is registered with ``manager``.
+    let protectedTables: SQLiteTenantDatabase?
 
     /// Opens the registry at `location`.
     ///
@@ -116,10 +119,25 @@ struct OpenRegistry: Sendable {
             do {
                 let database = try SQLiteDatabase(path: path)
                 let manager = try await TenantManager.sqlite(database)
-                return OpenRegistry(manager: manager, database: database, path: path)
+                let protectedTables = try await openProtectedTables(database)
+                if let protectedTables {
+                    // A purge through the CLI must remove the tenant's rows from protected
+                    // tables too, or the receipt would claim data removed that is still there.
+                    manager.register(SQLiteProtectedRowsPurger(protectedTables))
+                }
+                return OpenRegistry(manager: manager, database: database, path: path, protectedTables: protectedTables)
             } catch let error as SQLiteError {
                 throw DatabaseOpenError(path: path, underlying: error)
             }
         }
+    }
+
+    /// Returns the isolation layer when the file has its bookkeeping table, else nil, so a
+    /// registry without protected tables is not given one.
+    private static func openProtectedTables(_ database: SQLiteDatabase) async throws -> SQLiteTenantDatabase? {
+        let exists = try await database.read { connection in
+            try !connection.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'tenancy_protected_tables'").isEmpty
+        }
+        return exists ? try await SQLiteTenantDatabase(database) : nil
     }
 }

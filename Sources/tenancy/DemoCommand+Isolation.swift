@@ -33,13 +33,16 @@ extension DemoCommand {
     ]
 
     /// Creates and protects `debates`, or reuses it when an earlier demo run protected it, and
-    /// registers the purger of protected rows with the manager.
+    /// registers the purger of protected rows with the manager unless opening the registry did.
     ///
     /// The demo runs this before it creates tenants, so a file whose `debates` object the
     /// isolation layer does not list (it belongs to someone else) is left unchanged.
     static func prepareIsolation(_ registry: OpenRegistry) async throws -> SQLiteTenantDatabase {
         let manager = registry.manager
         let tenants = try await SQLiteTenantDatabase(registry.database, audit: manager.audit)
+        if registry.protectedTables == nil {
+            manager.register(SQLiteProtectedRowsPurger(tenants))
+        }
         if try await !tenants.protectedTables().contains("debates") {
             let exists = try await registry.database.read { connection in
                 try !connection.query("SELECT 1 FROM sqlite_schema WHERE name = 'debates'").isEmpty
@@ -54,7 +57,6 @@ extension DemoCommand {
                 try await tenants.protect(table: "debates")
             }
         }
-        manager.register(SQLiteProtectedRowsPurger(tenants))
         return tenants
     }
 

@@ -151,6 +151,22 @@ struct IsolationWorkspace {
         #expect(!workspace.databaseExists)
     }
 
+    // MARK: - purge
+
+    @Test func deletePurgeRemovesProtectedRows() async throws {
+        let fixture = try await IsolationWorkspace()
+        let result = try await fixture.run("delete", "tenant-a", "--purge", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let receipt = try result.jsonObject()
+        let steps = try #require(receipt["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["purger"] as? String } == ["sqlite-protected-rows", "registry"])
+        #expect(steps.map { $0["removed"] as? Int } == [3, 1])
+        #expect(receipt["totalRemoved"] as? Int == 4)
+
+        let other = try await fixture.run("sql", "--tenant", "tenant-b", "SELECT id FROM debates ORDER BY id", "--json")
+        #expect(try other.jsonArray().map { $0["id"] as? String } == ["b1", "b2"])
+    }
+
     // MARK: - sql
 
     @Test func sqlSelectPrintsOwnRows() async throws {
