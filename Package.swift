@@ -64,7 +64,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TenancyCLITests",
-            dependencies: ["Tenancy", "tenancy"],
+            dependencies: ["Tenancy", "TenancySQLite", "tenancy"],
             swiftSettings: strictSettings
         ),
     ],

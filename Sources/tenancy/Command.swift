@@ -10,8 +10,9 @@ enum ExitStatus: Int32, Sendable {
     case usage = 2
     /// The tenant does not exist.
     case notFound = 3
-    /// The registry rejected the change: an invalid transition, a suspended or unavailable
-    /// tenant, an id that already exists.
+    /// The registry rejected the change (an invalid transition, a suspended or unavailable
+    /// tenant, an id that already exists), the isolation guards denied a statement, or
+    /// `tenancy verify` found a problem.
     case refused = 4
 }
 

@@ -6,10 +6,14 @@ enum CommandLineTool {
     static let commands: [Command] = [
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
-        LifecycleCommands.purgeExpired, AuditCommand.audit, DemoCommand.demo,
+        LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql,
+        DemoCommand.demo,
     ]
 
     static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
+
+    /// The version `tenancy --version` prints.
+    static let version = "0.1.0"
 
     /// Runs one command line (without the program name) and returns the exit status.
     static func run(_ arguments: [String], environment: [String: String], console: Console = Console()) async -> ExitStatus {
@@ -17,6 +21,10 @@ enum CommandLineTool {
         guard let name else {
             if remaining.contains("--help") || remaining.contains("-h") {
                 console.write(generalHelp)
+                return .success
+            }
+            if remaining.contains("--version") {
+                console.write("tenancy \(version)")
                 return .success
             }
             console.writeError("error: missing command\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
@@ -93,7 +101,7 @@ enum CommandLineTool {
 
     static var generalHelp: String {
         let width = commands.map(\.name.count).max() ?? 0
-        var lines = [generalUsage, "", "Manages the tenants of a Tenancy registry.", "", "Commands:"]
+        var lines = [generalUsage, "", "Manages the tenants of a Tenancy registry and checks the isolation of their data.", "", "Commands:"]
         lines += commands.map { "  " + $0.name.padded(to: width) + "  " + $0.summary }
         lines.append("  " + "help".padded(to: width) + "  print this help, or a command's help with 'tenancy help COMMAND'")
         lines += [
@@ -101,12 +109,18 @@ enum CommandLineTool {
             "The database is --database URL, else \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite.",
             "Options may come before or after arguments, as '--option VALUE' or '--option=VALUE'; a value",
             "that starts with '--' needs the second form. 'tenancy COMMAND --help' prints a command's usage.",
+            "'tenancy --version' prints the version.",
             "",
             "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
-            "4 rejected (invalid transition, suspended or unavailable tenant, id already exists).",
+            "4 rejected (invalid transition, suspended or unavailable tenant, id already exists,",
+            "a statement denied by the isolation guards, a finding of 'tenancy verify').",
         ]
         return lines.joined(separator: "\n")
     }
+
+    /// The isolation error codes of a tenant statement that the guards stopped. Other codes (an
+    /// invalid table, unavailable options) mean the set-up failed, so they exit with 1.
+    static let rejectedStatementCodes: Set<IsolationError.Code> = [.denied, .unsupportedStatement, .timeLimitExceeded, .lengthLimitExceeded]
 
     /// Prints the error and returns its exit status. Messages never contain e-mail addresses:
     /// the library's errors leave them out, and the CLI adds only ids and option names.
@@ -123,7 +137,10 @@ enum CommandLineTool {
             console.writeError("error: \(error): check the id with 'tenancy list'")
             return .notFound
         case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
-            is TenantAlreadyExistsError:
+            is TenantAlreadyExistsError, is IsolationCheckFailedError:
+            console.writeError("error: \(error)")
+            return .refused
+        case let error as IsolationError where rejectedStatementCodes.contains(error.code):
             console.writeError("error: \(error)")
             return .refused
         default:

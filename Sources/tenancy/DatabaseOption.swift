@@ -6,8 +6,8 @@ import TenancySQLite
 enum DatabaseLocation: Equatable, Sendable {
     /// An SQLite file, written `sqlite:PATH`.
     case sqlite(path: String)
-    /// A PostgreSQL server, written `postgres://...` or `postgresql://...`; accepted by the
-    /// parser, rejected when opened until the PostgreSQL backend is built in.
+    /// A PostgreSQL server, written `postgres://...` or `postgresql://...`. The parser accepts
+    /// it, and opening rejects it with its own error until the PostgreSQL backend is built in.
     case postgres
 
     /// The name of the environment variable read when `--database` is absent.
@@ -16,8 +16,9 @@ enum DatabaseLocation: Equatable, Sendable {
     /// The location used when neither `--database` nor the environment variable is set.
     static let defaultLocation = DatabaseLocation.sqlite(path: "./tenancy.sqlite")
 
-    /// The forms the parser accepts, for error messages and help.
-    static let acceptedForms = "sqlite:PATH or postgres://USER@HOST/DATABASE"
+    /// The note that ends the error for an invalid value. PostgreSQL URLs parse but are
+    /// rejected when opened, so the error does not offer them as an accepted form.
+    static let postgresNote = "PostgreSQL is not supported by this build yet."
 
     /// Parses a database URL.
     ///
@@ -33,7 +34,9 @@ enum DatabaseLocation: Equatable, Sendable {
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
             self = .postgres
         } else {
-            throw UsageError("invalid \(source) '\(Self.redacted(text))': expected \(Self.acceptedForms)")
+            // A bare path most likely lacks only the scheme, so the error shows the fixed value.
+            let example = text.contains("://") ? "" : ", as in sqlite:\(ArgumentParser.displayed(text))"
+            throw UsageError("invalid \(source) '\(Self.redacted(text))': expected sqlite:PATH\(example). \(Self.postgresNote)")
         }
     }
 
@@ -91,7 +94,12 @@ struct DatabaseOpenError: Error, CustomStringConvertible {
 /// An open registry: the manager and the file it works on.
 struct OpenRegistry: Sendable {
     let manager: TenantManager
+    /// The file's connections, for the commands that run tenant SQL or check isolation.
+    let database: SQLiteDatabase
     let path: String
+    /// The isolation layer of the file's protected tables, when the file has any; its purger
+    /// is registered with ``manager``.
+    let protectedTables: SQLiteTenantDatabase?
 
     /// Opens the registry at `location`.
     ///
@@ -111,10 +119,25 @@ struct OpenRegistry: Sendable {
             do {
                 let database = try SQLiteDatabase(path: path)
                 let manager = try await TenantManager.sqlite(database)
-                return OpenRegistry(manager: manager, path: path)
+                let protectedTables = try await openProtectedTables(database)
+                if let protectedTables {
+                    // A purge through the CLI must remove the tenant's rows from protected
+                    // tables too, or the receipt would claim data removed that is still there.
+                    manager.register(SQLiteProtectedRowsPurger(protectedTables))
+                }
+                return OpenRegistry(manager: manager, database: database, path: path, protectedTables: protectedTables)
             } catch let error as SQLiteError {
                 throw DatabaseOpenError(path: path, underlying: error)
             }
         }
+    }
+
+    /// Returns the isolation layer when the file has its bookkeeping table, else nil, so a
+    /// registry without protected tables is not given one.
+    private static func openProtectedTables(_ database: SQLiteDatabase) async throws -> SQLiteTenantDatabase? {
+        let exists = try await database.read { connection in
+            try !connection.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'tenancy_protected_tables'").isEmpty
+        }
+        return exists ? try await SQLiteTenantDatabase(database) : nil
     }
 }

@@ -5,13 +5,17 @@ import Tenancy
 enum DemoCommand {
     static let demo = Command(
         name: "demo",
-        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, suspension, purge",
+        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, data isolation, suspension, purge",
         options: [
             .value("database", "URL", help: "sqlite:PATH to run in (default: a new temporary database; \(DatabaseLocation.environmentVariable) is not read)"),
         ],
         details: """
             The demo never reads \(DatabaseLocation.environmentVariable), so it cannot touch an operator's
             registry. The database is kept afterwards, and its path is printed in the summary.
+            With --database naming an existing registry, the demo writes into it: four new demo
+            tenants (one suspended, one deleted) with their audit records, and a protected table
+            debates with the demo tenants' rows. It stops before creating any tenant when that file
+            has a table or view named debates that is not protected.
             """,
         run: runDemo)
 
@@ -31,6 +35,7 @@ enum DemoCommand {
             ?? .sqlite(path: try temporaryDatabasePath())
         let registry = try await OpenRegistry.open(location, create: true)
         let manager = registry.manager
+        let tenantData = try await prepareIsolation(registry)
         let narrator = Narrator(console: invocation.console, isQuiet: invocation.json)
 
         narrator.heading("Tenants")
@@ -63,6 +68,9 @@ enum DemoCommand {
             throw DemoFailure("\(mismatches.count) of \(observations.count) scoped tasks saw another tenant or none")
         }
 
+        narrator.heading("Data isolation")
+        let isolation = try await runIsolation(owner: tenants[0], other: tenants[3], tenants: tenantData, manager: manager, narrator: narrator)
+
         narrator.heading("Suspension")
         let suspended = tenants[1].id
         let reason = "billing overdue"
@@ -87,13 +95,14 @@ enum DemoCommand {
         narrator.say("Deleted '\(purged)'; its name and admin e-mail are erased. Receipt:\n\n" + LifecycleCommands.render(receipt))
 
         let summary = try await Summary(
-            manager: manager, path: registry.path, created: tenants.count, tasks: observations.count,
-            tasksWithOwnTenant: observations.count - mismatches.count, rejection: rejection, receipt: receipt)
+            manager: manager, path: registry.path, created: tenants.map(\.id), tasks: observations.count,
+            tasksWithOwnTenant: observations.count - mismatches.count, isolation: isolation, rejection: rejection,
+            receipt: receipt)
         if invocation.json {
             try invocation.console.writeJSON(summary)
         } else {
             narrator.heading("Summary")
-            narrator.say(summary.rendered())
+            narrator.say(summary.rendered(sqlTenant: tenants[0].id))
         }
     }
 
@@ -160,7 +169,7 @@ enum DemoCommand {
     // MARK: - Output
 
     /// Prints the demo's sections, or nothing when the output is JSON.
-    private final class Narrator {
+    final class Narrator {
         let console: Console
         let isQuiet: Bool
         private var hasWritten = false
@@ -182,53 +191,63 @@ enum DemoCommand {
         }
     }
 
-    /// The end of the demo: counts and where the database is.
+    /// The end of the demo: counts over the tenants this run created, and where the database is.
+    ///
+    /// The counts leave out every other tenant of the file, so a demo run on an existing
+    /// registry reports the same numbers as one on a new database.
     struct Summary: Encodable {
         let databasePath: String
         let tenantsCreated: Int
-        /// The number of tenants per status at the end of the demo.
+        /// The number of the demo's tenants per status at the end of the demo.
         let tenantsByStatus: [String: Int]
         let scopedTasks: Int
         let scopedTasksWithOwnTenant: Int
+        let isolation: IsolationOutcome
         let rejectedTenantID: String
         let rejectionError: String
         let receipt: ReceiptOutput
+        /// The number of audit records about the demo's tenants; platform-wide records, such as
+        /// the one for protecting debates, are not counted.
         let auditRecords: Int
 
         init(
-            manager: TenantManager, path: String, created: Int, tasks: Int, tasksWithOwnTenant: Int,
-            rejection: TenantSuspendedError, receipt: PurgeReceipt
+            manager: TenantManager, path: String, created: [TenantID], tasks: Int, tasksWithOwnTenant: Int,
+            isolation: IsolationOutcome, rejection: TenantSuspendedError, receipt: PurgeReceipt
         ) async throws {
             var byStatus: [String: Int] = [:]
-            var cursor: TenantID?
-            repeat {
-                let page = try await manager.listTenants(after: cursor, limit: 1_000)
-                for tenant in page.tenants {
-                    byStatus[tenant.status.rawValue, default: 0] += 1
-                }
-                cursor = page.nextCursor
-            } while cursor != nil
+            var recordCount = 0
+            for id in created {
+                byStatus[try await manager.tenant(id).status.rawValue, default: 0] += 1
+                recordCount += try await Self.countAuditRecords(of: id, manager: manager)
+            }
 
             databasePath = path
-            tenantsCreated = created
+            tenantsCreated = created.count
             tenantsByStatus = byStatus
             scopedTasks = tasks
             scopedTasksWithOwnTenant = tasksWithOwnTenant
+            self.isolation = isolation
             rejectedTenantID = rejection.tenantID.rawValue
             rejectionError = "TenantSuspendedError"
             self.receipt = ReceiptOutput(receipt)
-            var recordCount = 0
-            var lastSequence: Int64?
-            while true {
-                let records = try await manager.auditRecords(afterSequence: lastSequence, limit: 1_000)
-                recordCount += records.count
-                guard records.count == 1_000, let sequence = records.last?.sequence else { break }
-                lastSequence = sequence
-            }
             auditRecords = recordCount
         }
 
-        func rendered() -> String {
+        private static func countAuditRecords(of id: TenantID, manager: TenantManager) async throws -> Int {
+            var count = 0
+            var lastSequence: Int64?
+            while true {
+                let records = try await manager.auditRecords(tenantID: id, afterSequence: lastSequence, limit: 1_000)
+                count += records.count
+                guard records.count == 1_000, let sequence = records.last?.sequence else { break }
+                lastSequence = sequence
+            }
+            return count
+        }
+
+        /// Formats the summary and the commands to explore the database, with `sql` run as
+        /// `sqlTenant`.
+        func rendered(sqlTenant: TenantID) -> String {
             let statuses = TenantStatus.allCases.compactMap { status in
                 tenantsByStatus[status.rawValue].map { "\($0) \(status.rawValue)" }
             }
@@ -236,12 +255,23 @@ enum DemoCommand {
             fields.append("Tenants created", "\(tenantsCreated)")
             fields.append("Tenants by status", statuses.joined(separator: ", "))
             fields.append("Scoped tasks", "\(scopedTasks), \(scopedTasksWithOwnTenant) saw only their own tenant")
+            let reads = isolation.rowsSeen.keys.sorted().map { "\(isolation.rowsSeen[$0]!) by '\($0)'" }
+            fields.append("Debates read", reads.joined(separator: ", ") + ", each only its own")
+            fields.append("Denied", "\(isolation.deniedStatements) cross-tenant statements, \(isolation.deniedAuditRecords) audit records written")
             fields.append("Rejected", "'\(rejectedTenantID)' with \(rejectionError)")
             let items = receipt.totalRemoved == 1 ? "item" : "items"
             fields.append("Purged", "'\(receipt.tenantID)', \(receipt.totalRemoved) \(items) removed")
             fields.append("Audit records", "\(auditRecords)")
             fields.append("Database", databasePath)
-            return fields.render() + "\n\nInspect it with: tenancy list --database sqlite:\(databasePath)"
+            let database = "--database sqlite:\(databasePath)"
+            return fields.render() + """
+
+
+                Inspect it with:
+                  tenancy list \(database)
+                  tenancy verify \(database)
+                  tenancy sql --tenant \(sqlTenant) "SELECT * FROM debates" \(database)
+                """
         }
     }
 

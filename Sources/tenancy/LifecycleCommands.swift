@@ -11,7 +11,10 @@ enum LifecycleCommands {
         summary: "suspend a tenant, so it can no longer enter a tenant scope",
         options: [.value("reason", "TEXT", help: "why, up to 500 characters; stored in the audit trail, so no personal data")],
         positionals: [idArgument],
-        details: "Suspending a suspended tenant changes nothing. 'tenancy activate ID' reverses it.",
+        details: """
+            Suspending a suspended tenant changes nothing. 'tenancy activate ID' reverses it.
+            \(changedNote)
+            """,
         run: runSuspend)
 
     static let activate = Command(
@@ -21,6 +24,7 @@ enum LifecycleCommands {
         details: """
             A suspended tenant returns to the status it had before (a suspended trial tenant becomes
             trial again). A cancelled tenant can be restored until its retention period ends.
+            \(changedNote)
             """,
         run: runActivate)
 
@@ -34,8 +38,15 @@ enum LifecycleCommands {
             retention period (30 days), and 'tenancy purge-expired' purges it afterwards. With --purge
             the name and admin e-mail are erased and a receipt is printed; running it again on a
             deleted tenant prints the stored receipt, and on an interrupted deletion resumes it.
+            \(changedNote)
             """,
         run: runDelete)
+
+    /// The help text on the `changed` key of the JSON output.
+    private static let changedNote = """
+        With --json the output has "changed": true when the command changed the tenant, and
+        "changed": false when the tenant was already in the requested state.
+        """
 
     static let purgeExpired = Command(
         name: "purge-expired",
@@ -63,7 +74,7 @@ enum LifecycleCommands {
         let after = try await registry.manager.updateStatus(id, to: target, reason: reason)
 
         if invocation.json {
-            try invocation.console.writeJSON(TenantOutput(tenant: after, includesAdminEmail: true))
+            try invocation.console.writeJSON(TenantOutput(tenant: after, includesAdminEmail: true, changed: before != after))
         } else if before == after {
             invocation.console.write("Tenant '\(id)' is already \(after.status); nothing changed.")
         } else {
@@ -81,7 +92,7 @@ enum LifecycleCommands {
             try await manager.deleteTenant(id, purgeData: false)
             let tenant = try await manager.tenant(id)
             if invocation.json {
-                try invocation.console.writeJSON(TenantOutput(tenant: tenant, includesAdminEmail: true))
+                try invocation.console.writeJSON(TenantOutput(tenant: tenant, includesAdminEmail: true, changed: before != tenant))
                 return
             }
             var message = before == tenant ? "Tenant '\(id)' is already cancelled; nothing changed." : "Cancelled tenant '\(id)'."
@@ -96,12 +107,17 @@ enum LifecycleCommands {
             return
         }
 
+        // A deleted tenant stays deleted, so a status read before the call tells whether this
+        // call purged it or only returned the stored receipt.
+        let wasDeleted = try await manager.tenant(id).status == .deleted
         guard let receipt = try await manager.deleteTenant(id, purgeData: true) else {
             // deleteTenant returns a receipt for every purge; nil would be a library bug.
             throw PurgeFailedError(tenantID: id, purger: "registry", underlying: MissingReceipt())
         }
         if invocation.json {
-            try invocation.console.writeJSON(ReceiptOutput(receipt))
+            try invocation.console.writeJSON(ReceiptOutput(receipt, changed: !wasDeleted))
+        } else if wasDeleted {
+            invocation.console.write("Tenant '\(id)' was already deleted; nothing changed. Its stored receipt:\n\n" + render(receipt))
         } else {
             invocation.console.write("Deleted tenant '\(id)' and purged its data.\n\n" + render(receipt))
         }
@@ -116,7 +132,7 @@ enum LifecycleCommands {
         let receipts = try await registry.manager.purgeExpired()
 
         if invocation.json {
-            try invocation.console.writeJSON(receipts.map(ReceiptOutput.init))
+            try invocation.console.writeJSON(receipts.map { ReceiptOutput($0) })
             return
         }
         guard !receipts.isEmpty else {

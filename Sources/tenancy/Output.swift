@@ -43,7 +43,15 @@ struct TextTable {
         self.headers = headers
     }
 
+    init(columns: [String]) {
+        self.headers = columns
+    }
+
     mutating func append(_ row: String...) {
+        append(cells: row)
+    }
+
+    mutating func append(cells row: [String]) {
         precondition(row.count == headers.count, "a row needs one cell per column")
         rows.append(row)
     }

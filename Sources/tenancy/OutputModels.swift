@@ -1,18 +1,21 @@
 import Foundation
 import Tenancy
+import TenancySQLite
 
 /// A tenant as the CLI prints it in JSON.
 ///
 /// Every key is always present, with `null` for an absent value, so scripts can rely on the
 /// shape. `adminEmail` is only in single-tenant output (`show`, `create`, `suspend`, ...),
-/// never in lists.
+/// never in lists. `changed` is only in the output of commands that change a status
+/// (`suspend`, `activate`, `delete`), and is false when the tenant already had that status.
 struct TenantOutput: Encodable {
     let tenant: Tenant
     let includesAdminEmail: Bool
+    var changed: Bool? = nil
 
     private enum CodingKeys: String, CodingKey {
         case id, name, tier, status, statusBeforeSuspension, suspensionReason, adminEmail, timeZone, placement
-        case createdAt, updatedAt, deletedAt, metadata
+        case createdAt, updatedAt, deletedAt, metadata, changed
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -32,10 +35,14 @@ struct TenantOutput: Encodable {
         try container.encode(tenant.updatedAt, forKey: .updatedAt)
         try container.encode(tenant.deletedAt, forKey: .deletedAt)
         try container.encode(tenant.metadata, forKey: .metadata)
+        try container.encodeIfPresent(changed, forKey: .changed)
     }
 }
 
 /// A purge receipt as the CLI prints it in JSON.
+///
+/// `changed` is only in the output of `delete --purge`, and is false when the tenant was
+/// already deleted and the receipt is the stored one.
 struct ReceiptOutput: Encodable {
     struct Step: Encodable {
         let purger: String
@@ -49,18 +56,20 @@ struct ReceiptOutput: Encodable {
     let requestedBy: String?
     let steps: [Step]
     let totalRemoved: Int
+    let changed: Bool?
 
-    init(_ receipt: PurgeReceipt) {
+    init(_ receipt: PurgeReceipt, changed: Bool? = nil) {
         tenantID = receipt.tenantID.rawValue
         startedAt = receipt.startedAt
         completedAt = receipt.completedAt
         requestedBy = receipt.requestedBy
         steps = receipt.steps.map { Step(purger: $0.purger, removed: $0.removed, finishedAt: $0.finishedAt) }
         totalRemoved = receipt.totalRemoved
+        self.changed = changed
     }
 
     private enum CodingKeys: String, CodingKey {
-        case tenantID, startedAt, completedAt, requestedBy, steps, totalRemoved
+        case tenantID, startedAt, completedAt, requestedBy, steps, totalRemoved, changed
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -71,6 +80,7 @@ struct ReceiptOutput: Encodable {
         try container.encode(requestedBy, forKey: .requestedBy)
         try container.encode(steps, forKey: .steps)
         try container.encode(totalRemoved, forKey: .totalRemoved)
+        try container.encodeIfPresent(changed, forKey: .changed)
     }
 }
 
@@ -91,5 +101,80 @@ struct AuditRecordOutput: Encodable {
         try container.encode(record.action.rawValue, forKey: .action)
         try container.encode(record.outcome.rawValue, forKey: .outcome)
         try container.encode(record.detail, forKey: .detail)
+    }
+}
+
+/// An isolation report as `tenancy verify --json` prints it: the report's tables, findings and
+/// probes, and whether it passed.
+struct IsolationReportOutput: Encodable {
+    let passed: Bool
+    let tables: [IsolationReport.Table]
+    let findings: [IsolationReport.Finding]
+    let probes: [IsolationReport.Probe]
+
+    init(_ report: IsolationReport) {
+        passed = report.passed
+        tables = report.tables
+        findings = report.findings
+        probes = report.probes
+    }
+}
+
+/// One result row of `tenancy sql --json`: an object from column name to value.
+///
+/// NULL becomes null, integers and finite reals numbers, text a string and a blob a base64
+/// string. A real that is infinite or NaN becomes a string ("inf", "-inf", "nan"), because
+/// JSON has no number for it. A column name that repeats an earlier one gets the suffix
+/// ":2", ":3" and so on, so no value is lost.
+struct SQLRowOutput: Encodable {
+    let row: SQLiteRow
+
+    private struct ColumnKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+
+        init(stringValue: String) {
+            self.stringValue = stringValue
+        }
+
+        init?(intValue: Int) {
+            return nil
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ColumnKey.self)
+        for (name, value) in zip(Self.uniqueNames(row.columnNames), row.values) {
+            let key = ColumnKey(stringValue: name)
+            switch value {
+            case .null:
+                try container.encodeNil(forKey: key)
+            case .integer(let number):
+                try container.encode(number, forKey: key)
+            case .real(let number) where number.isFinite:
+                try container.encode(number, forKey: key)
+            case .real(let number):
+                try container.encode(String(number), forKey: key)
+            case .text(let text):
+                try container.encode(text, forKey: key)
+            case .blob(let bytes):
+                try container.encode(Data(bytes).base64EncodedString(), forKey: key)
+            }
+        }
+    }
+
+    /// Returns the column names with ":2", ":3", ... added to repeats of an earlier name.
+    static func uniqueNames(_ names: [String]) -> [String] {
+        var used: Set<String> = []
+        return names.map { name in
+            var candidate = name
+            var suffix = 2
+            while used.contains(candidate) {
+                candidate = "\(name):\(suffix)"
+                suffix += 1
+            }
+            used.insert(candidate)
+            return candidate
+        }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 /// End-to-end tests of what every command shares: help, the database option and the
 /// handling of unknown commands.
 @Suite struct GeneralCommandLineTests {
-    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "demo"]
+    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "verify", "sql", "demo"]
 
     @Test(arguments: commandNames)
     func helpOptionPrintsUsage(_ name: String) async throws {
@@ -29,6 +29,17 @@ import Testing
         for name in Self.commandNames {
             #expect(result.stdout.contains("\n  \(name) "), "help does not list \(name)")
         }
+    }
+
+    @Test func generalHelpNamesVersionAndExitCodes() async throws {
+        let result = try await TenancyExecutable.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\n'tenancy --version' prints the version.\n"))
+        #expect(result.stdout.hasSuffix("""
+            4 rejected (invalid transition, suspended or unavailable tenant, id already exists,
+            a statement denied by the isolation guards, a finding of 'tenancy verify').
+
+            """))
     }
 
     @Test func unknownCommand() async throws {
@@ -70,8 +81,24 @@ import Testing
         let result = try await TenancyExecutable.run(["list", "--database", "mysql://app:s3cret@localhost/t"])
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix(
-            "error: invalid --database 'mysql://app:***@localhost/t': expected sqlite:PATH or postgres://USER@HOST/DATABASE\n"))
+            "error: invalid --database 'mysql://app:***@localhost/t': expected sqlite:PATH. PostgreSQL is not supported by this build yet.\n"))
         #expect(!result.stderr.contains("s3cret"))
+    }
+
+    @Test func bareDatabasePathSuggestsScheme() async throws {
+        let result = try await TenancyExecutable.run(["list", "--database", "/tmp/x.sqlite"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(
+            "error: invalid --database '/tmp/x.sqlite': expected sqlite:PATH, as in sqlite:/tmp/x.sqlite. PostgreSQL is not supported by this build yet.\n"))
+        #expect(result.stderr.contains("usage: tenancy list "))
+        #expect(!result.stderr.contains("postgres://"))
+    }
+
+    @Test func versionOption() async throws {
+        let result = try await TenancyExecutable.run(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "tenancy 0.1.0\n")
+        #expect(result.stderr == "")
     }
 
     @Test func unopenableDatabaseNamesPath() async throws {

@@ -21,6 +21,39 @@ import Testing
         #expect(tenant["status"] as? String == "suspended")
         #expect(tenant["statusBeforeSuspension"] as? String == "active")
         #expect(tenant["suspensionReason"] as? String == "billing overdue")
+        #expect(tenant["changed"] as? Bool == true)
+    }
+
+    @Test func suspendTwiceJSONNotChanged() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "acme")
+        _ = try await workspace.run("suspend", "acme")
+        let result = try await workspace.run("suspend", "acme", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let tenant = try result.jsonObject()
+        #expect(tenant["status"] as? String == "suspended")
+        #expect(tenant["changed"] as? Bool == false)
+    }
+
+    @Test func activateJSONChangedFlag() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "acme")
+        _ = try await workspace.run("suspend", "acme")
+        let first = try await workspace.run("activate", "acme", "--json")
+        let second = try await workspace.run("activate", "acme", "--json")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try first.jsonObject()["changed"] as? Bool == true)
+        #expect(try second.jsonObject()["changed"] as? Bool == false)
+        #expect(try second.jsonObject()["status"] as? String == "active")
+    }
+
+    @Test(arguments: ["suspend", "activate", "delete"])
+    func helpDocumentsChangedKey(_ name: String) async throws {
+        let result = try await TenancyExecutable.run([name, "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains(#"With --json the output has "changed": true when the command changed the tenant, and"#))
+        #expect(result.stdout.contains(#""changed": false when the tenant was already in the requested state."#))
     }
 
     @Test func suspendTwiceChangesNothing() async throws {
@@ -125,6 +158,18 @@ import Testing
         #expect(tenant["status"] as? String == "cancelled")
         #expect(tenant["name"] as? String == "Acme Corporation")
         #expect(tenant["deletedAt"] is String)
+        #expect(tenant["changed"] as? Bool == true)
+    }
+
+    @Test func deleteTwiceJSONNotChanged() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "acme")
+        _ = try await workspace.run("delete", "acme")
+        let result = try await workspace.run("delete", "acme", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let tenant = try result.jsonObject()
+        #expect(tenant["status"] as? String == "cancelled")
+        #expect(tenant["changed"] as? Bool == false)
     }
 
     @Test func deletePurgeJSONReceipt() async throws {
@@ -140,6 +185,7 @@ import Testing
         #expect(steps.count == 1)
         #expect(steps.first?["purger"] as? String == "registry")
         #expect(steps.first?["removed"] as? Int == 1)
+        #expect(receipt["changed"] as? Bool == true)
 
         let show = try await workspace.run("show", "acme", "--json")
         let tombstone = try show.jsonObject()
@@ -155,6 +201,20 @@ import Testing
         let second = try await workspace.run("delete", "acme", "--purge", "--json")
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try second.jsonObject()["completedAt"] as? String == first.jsonObject()["completedAt"] as? String)
+        #expect(try first.jsonObject()["changed"] as? Bool == true)
+        #expect(try second.jsonObject()["changed"] as? Bool == false)
+    }
+
+    @Test func deletePurgeAgainTextSaysAlreadyDeleted() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "acme")
+        let first = try await workspace.run("delete", "acme", "--purge")
+        let second = try await workspace.run("delete", "acme", "--purge")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.hasPrefix("Tenant 'acme' was already deleted; nothing changed. Its stored receipt:\n\n"))
+        #expect(!second.stdout.contains("purged its data"))
+        #expect(second.field("Completed") == first.field("Completed"))
+        #expect(second.field("Items removed") == "1")
     }
 
     @Test func deletePurgeText() async throws {

@@ -1,0 +1,236 @@
+import Foundation
+import Tenancy
+import TenancySQLite
+
+/// The commands that work on tenant data: `verify` checks the isolation of the protected
+/// tables, and `sql` runs one statement as a tenant.
+enum IsolationCommands {
+    static let verify = Command(
+        name: "verify",
+        summary: "check the isolation of the protected tables and run live cross-tenant probes",
+        details: """
+            Lists every protected table (FILTERED: its view shows only the bound tenant's rows;
+            WRITES CONFINED: its three INSTEAD OF triggers exist; KEY SHAPE: tenant_id leads the
+            primary key and every unique index), the findings (views or triggers that reach a base
+            table, unprotected tables with a tenant_id column) and the live probes. The probes run
+            in a transaction that is rolled back, so they leave nothing behind.
+            Exits with 4 when there is a finding or a probe failed, with 0 otherwise.
+            """,
+        run: runVerify)
+
+    static let sql = Command(
+        name: "sql",
+        summary: "run one SQL statement as a tenant, through the same isolation as the library",
+        options: [.value("tenant", "ID", required: true, help: "the tenant the statement runs as")],
+        positionals: [PositionalSpec(name: "SQL", isRequired: true, help: "one SQL statement, quoted for the shell")],
+        details: """
+            The statement runs in the tenant's scope with row-level security on: it sees and changes
+            only that tenant's rows of protected tables. A statement whose first keyword is INSERT,
+            UPDATE, DELETE or REPLACE prints the number of rows it changed ({"changed": N} with
+            --json). Any other statement prints its rows as a table, or with --json as an array of
+            objects from column name to value (NULL as null, blobs as base64 strings, a repeated
+            column name with a suffix such as ':2'). Table cells are cut at \(maximumCellLength) characters, and
+            --json prints them whole. A statement that starts with WITH runs as a query, even when
+            it writes.
+            A suspended tenant exits with 4, an unknown one with 3. A statement the isolation guards
+            deny exits with 4 and prints the reason: a base table, DDL, ATTACH, a foreign tenant_id,
+            a form that cannot work behind a protected view (RETURNING, ON CONFLICT), or a run past
+            the statement time limit (\(statementTimeLimitSeconds) seconds) or the length limit. Denials are recorded
+            in the audit trail as \(AuditAction.isolationDenied). Put '--' before a statement that
+            starts with '-'.
+            """,
+        run: runSQL)
+
+    /// The isolation options of `sql` and the demo: the same guards a pooled application gets.
+    static let isolation = TenantDataIsolation(enforceRowLevelSecurity: true, isolateFileStorage: false, separateEncryptionKeys: false)
+
+    /// How long one `sql` statement may run, in seconds, before it is interrupted.
+    static let statementTimeLimitSeconds = 5
+
+    /// The widest cell of a `sql` result table, in characters.
+    static let maximumCellLength = 60
+
+    /// Returns an enforcer over the protected tables of `tenants`.
+    static func enforcer(_ tenants: SQLiteTenantDatabase) throws -> TenantIsolationEnforcer<SQLiteTenantDatabase> {
+        try TenantIsolationEnforcer(isolation, database: tenants)
+    }
+
+    // MARK: - verify
+
+    private static func runVerify(_ invocation: Invocation) async throws {
+        let registry = try await invocation.openRegistry()
+        let tenants = try await SQLiteTenantDatabase(registry.database)
+        let report = try await SQLiteIsolationVerifier(tenants).verify()
+
+        if invocation.json {
+            try invocation.console.writeJSON(IsolationReportOutput(report))
+        } else {
+            invocation.console.write(render(report))
+        }
+        guard report.passed else {
+            throw IsolationCheckFailedError(report: report)
+        }
+    }
+
+    /// Formats a report as three tables and a closing line.
+    static func render(_ report: IsolationReport) -> String {
+        var sections: [String] = []
+
+        if report.tables.isEmpty {
+            sections.append("Protected tables: none.")
+        } else {
+            var tables = TextTable("TABLE", "FILTERED", "WRITES CONFINED", "KEY SHAPE")
+            for table in report.tables {
+                tables.append(table.name, yesNo(table.filtered), yesNo(table.writesConfined), table.keyLeadsWithTenantID ? "ok" : "invalid")
+            }
+            sections.append("Protected tables:\n" + tables.render())
+        }
+
+        if report.findings.isEmpty {
+            sections.append("Findings: none.")
+        } else {
+            var findings = TextTable("SUBJECT", "FINDING")
+            for finding in report.findings {
+                findings.append(finding.subject, finding.message)
+            }
+            sections.append("Findings:\n" + findings.render())
+        }
+
+        var probes = TextTable("RESULT", "PROBE", "DETAIL")
+        for probe in report.probes {
+            probes.append(probe.passed ? "passed" : "failed", probe.name, probe.detail)
+        }
+        sections.append("Probes:\n" + probes.render())
+
+        let passedProbes = report.probes.filter(\.passed).count
+        let verdict = report.passed ? "Passed" : "Failed"
+        sections.append("\(verdict): \(count(report.findings.count, "finding")), \(passedProbes) of \(report.probes.count) probes passed.")
+        return sections.joined(separator: "\n\n")
+    }
+
+    private static func yesNo(_ value: Bool) -> String {
+        value ? "yes" : "no"
+    }
+
+    // MARK: - sql
+
+    /// The result of one `sql` statement: its rows, or the number of rows it changed.
+    private enum StatementResult: Sendable {
+        case rows([SQLiteRow])
+        case changed(Int)
+    }
+
+    private static func runSQL(_ invocation: Invocation) async throws {
+        let id = try TenantID(validating: invocation.arguments.value("tenant")!)
+        let statement = invocation.positional(0)!
+        guard !statement.allSatisfy(\.isWhitespace) else {
+            throw UsageError("missing SQL: the statement is empty")
+        }
+        let isWrite = SQLStatementKind.isWrite(statement)
+
+        let registry = try await invocation.openRegistry()
+        let tenants = try await SQLiteTenantDatabase(
+            registry.database, statementTimeLimit: .seconds(statementTimeLimitSeconds), audit: registry.manager.audit)
+        let enforcer = try enforcer(tenants)
+        let query = SQLiteQuery(unsafeSQL: statement)
+        let result: StatementResult = try await registry.manager.withTenant(id) { _ in
+            try await enforcer.requireTenantScope { scope in
+                if isWrite {
+                    return .changed(try await scope.database.execute(query))
+                }
+                return .rows(try await scope.database.query(query))
+            }
+        }
+
+        switch result {
+        case .changed(let changedRows):
+            if invocation.json {
+                try invocation.console.writeJSON(["changed": changedRows])
+            } else {
+                invocation.console.write("\(count(changedRows, "row")) changed.")
+            }
+        case .rows(let rows):
+            if invocation.json {
+                try invocation.console.writeJSON(rows.map(SQLRowOutput.init))
+            } else {
+                invocation.console.write(render(rows))
+            }
+        }
+    }
+
+    /// Formats rows as a table followed by their count, or "No rows."
+    static func render(_ rows: [SQLiteRow]) -> String {
+        guard let first = rows.first else {
+            return "No rows."
+        }
+        var table = TextTable(columns: first.columnNames)
+        for row in rows {
+            table.append(cells: row.values.map { TextTable.truncated(cell($0), to: maximumCellLength) })
+        }
+        return table.render() + "\n\n(\(count(rows.count, "row")))"
+    }
+
+    /// Formats one value for a table cell: NULL, a number, text with control characters
+    /// escaped so a row stays on one line, or a blob as an SQL hex literal.
+    static func cell(_ value: SQLiteValue) -> String {
+        switch value {
+        case .null:
+            return "NULL"
+        case .integer(let number):
+            return String(number)
+        case .real(let number):
+            return String(number)
+        case .text(let text):
+            return text.unicodeScalars.map { scalar in
+                scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+            }.joined()
+        case .blob(let bytes):
+            return "x'" + bytes.map { String(format: "%02X", $0) }.joined() + "'"
+        }
+    }
+
+    /// Returns "1 row", "2 rows" and the like.
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
+    }
+}
+
+/// Classifies a statement by its first keyword, after whitespace and comments.
+enum SQLStatementKind {
+    /// The first keywords of the statements `sql` runs with `execute` and reports as a count.
+    static let writeKeywords: Set<String> = ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+
+    static func isWrite(_ sql: String) -> Bool {
+        firstKeyword(sql).map { writeKeywords.contains($0) } ?? false
+    }
+
+    /// Returns the first keyword in upper case, skipping whitespace, `--` line comments and
+    /// `/* */` block comments, or nil when the text has no keyword.
+    static func firstKeyword(_ sql: String) -> String? {
+        var rest = Substring(sql)
+        while true {
+            rest = rest.drop(while: \.isWhitespace)
+            if rest.hasPrefix("--") {
+                rest = rest.drop(while: { $0 != "\n" })
+            } else if rest.hasPrefix("/*") {
+                guard let end = rest.range(of: "*/") else { return nil }
+                rest = rest[end.upperBound...]
+            } else {
+                break
+            }
+        }
+        let keyword = rest.prefix { $0.isASCII && ($0.isLetter || $0 == "_") }
+        return keyword.isEmpty ? nil : keyword.uppercased()
+    }
+}
+
+/// The isolation check found a problem; the CLI exits with status 4.
+struct IsolationCheckFailedError: Error, CustomStringConvertible {
+    let report: IsolationReport
+
+    var description: String {
+        let failed = report.probes.filter { !$0.passed }.count
+        return "the isolation check failed: \(IsolationCommands.count(report.findings.count, "finding")) and "
+            + "\(IsolationCommands.count(failed, "failed probe")); fix the objects listed and run 'tenancy verify' again"
+    }
+}
