@@ -301,7 +301,7 @@ struct IsolationWorkspace {
         let result = try await fixture.run(
             "sql", "--tenant", "tenant-a", "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r")
         #expect(result.status == 4)
-        #expect(result.stderr == "error: statement interrupted: it ran past the statement time limit\n")
+        #expect(result.stderr == "error: statement interrupted: it ran past the statement time limit of 5 s; narrow it, or raise statementTimeLimit\n")
     }
 
     @Test func sqlLengthLimit() async throws {

@@ -85,3 +85,38 @@ struct SQLiteIsolationVerifierTests {
         #expect(probe?.detail.contains("no such function: current_tenant") == true)
     }
 }
+
+@Suite("SQLite isolation verifier, altered objects")
+struct SQLiteIsolationVerifierAlteredTests {
+    @Test("a view altered to show every row is reported")
+    func alteredView() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write { connection in
+            try connection.execute("DROP VIEW debates")
+            try connection.execute("CREATE VIEW debates AS SELECT tenant_id, id, title, rounds, topic_id FROM \"debates$rows\" WHERE tenant_id = current_tenant() OR 1")
+        }
+
+        let report = try await SQLiteIsolationVerifier(fixture.tenants).verify()
+
+        #expect(report.tables.first { $0.name == "debates" }?.filtered == false)
+        #expect(report.findings.map(\.subject).contains("debates"))
+        #expect(!report.passed)
+    }
+
+    @Test("protecting again repairs an altered view")
+    func repair() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write { connection in
+            try connection.execute("DROP VIEW debates")
+            try connection.execute("CREATE VIEW debates AS SELECT tenant_id, id, title, rounds, topic_id FROM \"debates$rows\"")
+        }
+        let tenants = fixture.tenants
+
+        try await fixture.manager.withPlatformScope(reason: "repair") { try await tenants.protect(table: "debates") }
+        let report = try await SQLiteIsolationVerifier(tenants).verify()
+
+        #expect(report.passed)
+    }
+}

@@ -242,7 +242,10 @@ public actor SQLiteConnection {
             return IsolationError(.denied, "statement denied: \(denial)")
         }
         if error.code.primary == .interrupt, guardState.deadline != 0 {
-            return IsolationError(.timeLimitExceeded, "statement interrupted: it ran past the statement time limit")
+            let seconds = Double(guardState.timeLimitNanoseconds) / 1e9
+            return IsolationError(
+                .timeLimitExceeded,
+                "statement interrupted: it ran past the statement time limit of \(seconds.formatted(.number.precision(.fractionLength(0...3)))) s; narrow it, or raise statementTimeLimit")
         }
         if error.code.primary == .tooBig {
             return IsolationError(.lengthLimitExceeded, "statement refused: a string or blob grew past the length limit")
@@ -265,6 +268,7 @@ public actor SQLiteConnection {
         guardState.mode = mode
         guardState.tenant = tenant
         guardState.deadline = DispatchTime.now().uptimeNanoseconds + max(timeLimitNanoseconds, 1)
+        guardState.timeLimitNanoseconds = timeLimitNanoseconds
         defer {
             guardState.mode = .platform
             guardState.tenant = nil

@@ -24,6 +24,8 @@ final class ConnectionGuard: @unchecked Sendable {
     var tenant: [CChar]?
     /// Monotonic nanoseconds after which the progress handler interrupts; 0 means no limit.
     var deadline: UInt64 = 0
+    /// The time limit of the bound statements, for the error message.
+    var timeLimitNanoseconds: UInt64 = 0
     /// Why the authorizer denied the last statement, for the error the caller gets.
     var denial: String?
 

@@ -40,11 +40,23 @@ public struct SQLiteIsolationVerifier: Sendable {
                 let names = ProtectedTableNames(view: name)
                 libraryObjects.formUnion(names.libraryObjects)
                 let baseIsTable = try ProtectedTableSchema.objectType(names.base, on: connection) == "table"
-                let viewSQL = try connection.query("SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ?", [.text(name)]).first?.optionalText("sql")
-                let filtered = viewSQL?.contains("current_tenant()") == true && baseIsTable
-                let triggerCount = try connection.query(
-                    "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name IN (?, ?, ?)",
-                    [.text(name)] + names.triggers.map { .text($0) })[0].integer("n")
+                // The view and triggers must be exactly what the library creates for the base
+                // table's current columns: an altered view (say `... OR 1`) is a finding.
+                var expected: [String: String] = [:]
+                if baseIsTable {
+                    let columns = try ProtectedTableSchema.columns(of: names.base, on: connection)
+                    for statement in try ProtectedTableSchema.objectStatements(names, columns: columns, on: connection)
+                    where statement.hasPrefix("CREATE") {
+                        let object = statement.hasPrefix("CREATE VIEW") ? name : names.triggers.first { statement.contains("TRIGGER \(ProtectedTableSchema.quoted($0)) ") } ?? ""
+                        expected[object] = statement
+                    }
+                }
+                var storedSQL: [String: String] = [:]
+                for object in [name] + names.triggers {
+                    storedSQL[object] = try connection.query("SELECT sql FROM sqlite_schema WHERE name = ?", [.text(object)]).first?.optionalText("sql")
+                }
+                let filtered = baseIsTable && storedSQL[name] != nil && storedSQL[name] == expected[name]
+                let intactTriggers = baseIsTable ? names.triggers.filter { storedSQL[$0] != nil && storedSQL[$0] == expected[$0] }.count : 0
                 var keyShape = baseIsTable
                 if baseIsTable {
                     do {
@@ -54,9 +66,13 @@ public struct SQLiteIsolationVerifier: Sendable {
                         findings.append(.init(subject: name, message: error.message))
                     }
                 }
-                tables.append(.init(name: name, filtered: filtered, writesConfined: triggerCount == 3, keyLeadsWithTenantID: keyShape))
-                if !filtered { findings.append(.init(subject: name, message: "the filtering view or its base table \(names.base) is missing or altered")) }
-                if triggerCount != 3 { findings.append(.init(subject: name, message: "\(3 - triggerCount) of its 3 INSTEAD OF triggers are missing")) }
+                tables.append(.init(name: name, filtered: filtered, writesConfined: intactTriggers == 3, keyLeadsWithTenantID: keyShape))
+                if !filtered {
+                    findings.append(.init(subject: name, message: "the filtering view is missing or differs from what the library creates, or the base table \(names.base) is missing; run protect(table:) again"))
+                }
+                if intactTriggers != 3 {
+                    findings.append(.init(subject: name, message: "\(3 - intactTriggers) of its 3 INSTEAD OF triggers are missing or altered; run protect(table:) again"))
+                }
             }
 
             let objects = try connection.query("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
