@@ -135,12 +135,20 @@ public actor PostgresConnection {
     /// Whether the connection is open, reachable as far as libpq knows, and outside any
     /// transaction, so the pool may hand it out again.
     ///
-    /// `PQconsumeInput` first reads what the server sent while the connection was idle (never
-    /// waiting), so a server that closed the connection, as `pg_terminate_backend` does, is
-    /// noticed here instead of by the next statement.
+    /// First it reads what the server sent while the connection was idle, without waiting:
+    /// a server that ends a connection (as `pg_terminate_backend` does) sends an error report
+    /// and then closes the socket, and libpq marks the connection bad only when a read meets
+    /// the end of the stream. So this reads while `poll` says the socket is readable, a few
+    /// times at most, and the check costs no round trip.
     public func isReusable() -> Bool {
         guard let handle = box.handle else { return false }
-        _ = PQconsumeInput(handle)
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return false }
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            guard PQconsumeInput(handle) == 1 else { break }
+        }
         return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
@@ -149,6 +157,7 @@ public actor PostgresConnection {
     /// Runs `body` with exclusive use of this connection; cancelling the calling task cancels
     /// the statement `body` is running and makes every later statement throw
     /// `CancellationError`.
+    @discardableResult
     public func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
         try await withTaskCancellation { try body(self) }
     }

@@ -60,6 +60,7 @@ public final class PostgresDatabase: Sendable {
     // MARK: - Work
 
     /// Runs `body` on a checked-out connection and returns the connection to the pool.
+    @discardableResult
     public func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
         try await withCheckedOutConnection { connection in
             try await connection.withConnection(body)
