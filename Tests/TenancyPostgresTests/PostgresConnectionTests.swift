@@ -45,7 +45,7 @@ struct PostgresConfigurationTests {
 
 @Suite("PostgreSQL connection and pool", .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipMessage))
 struct PostgresConnectionTests {
-    /// A pool of its own, for tests that change the pool's size or limits.
+    /// Creates a pool of its own, for tests that change the pool's size or limits.
     static func pool(size: Int = 2, checkoutTimeout: Duration = .seconds(10), statementTimeLimit: Duration? = .seconds(30)) throws -> PostgresDatabase {
         var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
         configuration.statementTimeLimit = statementTimeLimit

@@ -64,7 +64,7 @@ enum PostgresTestServer {
         }
     }
 
-    /// A schema name no other test or run uses, so tests never see each other's rows.
+    /// Returns a schema name no other test or run uses, so tests never see each other's rows.
     static func uniqueSchemaName(_ prefix: String) -> String {
         "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
     }

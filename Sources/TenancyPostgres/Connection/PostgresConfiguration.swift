@@ -51,7 +51,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// `postgresql://`). User, password and database may be percent-encoded.
     ///
     /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/invalidConfiguration`` naming the
-    ///   missing or invalid part; the message never contains the URL, which holds the password.
+    ///   missing or invalid part; the message never contains the URL, which contains the password.
     public init(url: String) throws {
         func invalid(_ message: String) -> PostgresError {
             PostgresError(.invalidConfiguration, operation: "parse URL", message: message)

@@ -115,7 +115,7 @@ public actor PostgresConnection {
         return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The open handle.
+    /// Returns the open handle.
     ///
     /// - Throws: ``PostgresError/Kind/connectionBroken`` after ``close()``.
     func handle(for operation: String) throws -> OpaquePointer {
@@ -132,7 +132,7 @@ public actor PostgresConnection {
 
     // MARK: - Health
 
-    /// Whether the connection is open, reachable as far as libpq knows, and outside any
+    /// Whether the connection is open, not known to libpq as broken, and outside any
     /// transaction, so the pool may hand it out again.
     ///
     /// First it reads what the server sent while the connection was idle, without waiting:
@@ -316,7 +316,8 @@ public actor PostgresConnection {
         }
     }
 
-    /// The error for a failure without a server error report: the connection broke.
+    /// Builds the error for a failure without a server error report, which means the
+    /// connection broke.
     func connectionError(operation: String, sql: String?) -> PostgresError {
         let reason = box.handle.map(Self.errorMessage) ?? "the connection is closed"
         return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)

@@ -6,7 +6,7 @@ import Synchronization
 /// Connections open on demand, up to ``maximumConnections``. A checkout waits, first come
 /// first served, at most ``checkoutTimeout`` for a free connection. Before handing out an idle
 /// connection the pool checks it (``PostgresConnection/isReusable()``) and replaces a broken
-/// one; a connection returned inside a transaction, or broken, is closed instead of reused.
+/// one. A connection returned inside a transaction, or broken, is closed instead of reused.
 public final class PostgresDatabase: Sendable {
     public let configuration: PostgresConfiguration
     public let maximumConnections: Int
@@ -17,7 +17,7 @@ public final class PostgresDatabase: Sendable {
         let continuation: CheckedContinuation<Handoff, any Error>
     }
 
-    /// What a waiting checkout receives: a connection, or a reserved slot to open one in.
+    /// The value a waiting checkout receives: a connection, or a reserved slot to open one in.
     private enum Handoff: Sendable {
         case connection(PostgresConnection)
         case slot

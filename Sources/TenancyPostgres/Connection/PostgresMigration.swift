@@ -19,8 +19,8 @@ public struct PostgresMigration: Sendable {
 
 /// Quoting for SQL identifiers, the one place the library puts names into SQL text.
 public enum PostgresIdentifier {
-    /// The longest identifier PostgreSQL keeps (`NAMEDATALEN - 1`); longer ones are truncated
-    /// silently by the server, so the library rejects them.
+    /// The maximum identifier length in bytes (`NAMEDATALEN - 1`). The server silently
+    /// truncates longer ones, so the library rejects them.
     public static let maximumLength = 63
 
     /// Returns `name` as a quoted identifier (`"name"`, with `"` doubled).

@@ -9,7 +9,7 @@ import Synchronization
 /// reading the object only, so calls from several threads at once are safe. Every other field
 /// is behind the mutex.
 final class QueryCanceller: @unchecked Sendable {
-    /// Why the library cancelled a statement.
+    /// The reason the library cancelled a statement.
     enum Reason: Sendable {
         case taskCancelled
         case timeLimit

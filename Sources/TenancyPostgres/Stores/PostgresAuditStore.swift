@@ -7,8 +7,8 @@ public import Tenancy
 /// table, so an UPDATE or DELETE from it fails with `insufficient_privilege`.
 ///
 /// NOTE: sequences come from an identity column, so two concurrent appends may commit in the
-/// opposite order of their sequences; a reader paging with `afterSequence` while appends run
-/// can skip the one that commits later. Sequences are unique and increasing per append.
+/// opposite order of their sequences. A reader paging with `afterSequence` while appends run
+/// can then skip the one that commits later. Sequences are unique and increase per append.
 public final class PostgresAuditStore: AuditStore {
     let database: PostgresDatabase
     let schema: PostgresRegistrySchema

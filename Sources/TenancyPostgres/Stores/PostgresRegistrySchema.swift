@@ -3,10 +3,10 @@ import Foundation
 /// The registry's tables in one PostgreSQL schema: tenants, the audit trail and deletion jobs.
 ///
 /// ``install(owner:applicationRole:)`` runs the migrations as the owner role and grants the
-/// application role only what the stores need: tenants and deletion jobs may be read, inserted
-/// and updated, the audit trail only read and inserted (so it is append-only for that role),
-/// and nothing may be deleted or created. Tenant ids use the `C` collation, so they sort by
-/// bytes on every server whatever its locale.
+/// application role only what the stores need. That role may read, insert and update tenants
+/// and deletion jobs. It may only read and insert audit records, so the trail is append-only
+/// for it, and it may delete or create nothing. Tenant ids use the `C` collation, so they sort
+/// by bytes on every server whatever its locale.
 public struct PostgresRegistrySchema: Sendable {
     static let component = "registry"
 
@@ -20,7 +20,7 @@ public struct PostgresRegistrySchema: Sendable {
         self.quotedName = try PostgresIdentifier.quoted(name)
     }
 
-    /// The schema-qualified, quoted name of one of the schema's tables.
+    /// Returns the schema-qualified, quoted name of one of the schema's tables.
     func table(_ table: String) -> String {
         "\(quotedName).\(table)"
     }
@@ -106,12 +106,12 @@ public struct PostgresRegistrySchema: Sendable {
 /// of milliseconds (integer arithmetic in microseconds), and `extract(epoch ...)` returns
 /// `numeric` on PostgreSQL 14 and later.
 enum PostgresInstant {
-    /// The expression for parameter `$index`, bound as integer milliseconds since 1970.
+    /// Returns the expression for parameter `$index`, bound as integer milliseconds since 1970.
     static func parameter(_ index: Int) -> String {
         "(timestamptz 'epoch' + $\(index)::int8 * interval '1 millisecond')"
     }
 
-    /// The select-list item that reads `column` as integer milliseconds, under its own name.
+    /// Returns the select-list item that reads `column` as integer milliseconds, under its own name.
     static func column(_ column: String) -> String {
         "(extract(epoch FROM \(column)) * 1000)::int8 AS \(column)"
     }

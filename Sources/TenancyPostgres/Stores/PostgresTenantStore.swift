@@ -111,7 +111,7 @@ public final class PostgresTenantStore: TenantStore {
 
     // MARK: - Rows
 
-    /// The arguments `$1` to `$14`, in the column order of the insert.
+    /// Returns the arguments `$1` to `$14`, in the column order of the insert.
     static func arguments(for tenant: Tenant) throws -> [PostgresValue] {
         [
             .text(tenant.id.rawValue), .text(tenant.name), .text(tenant.tier.rawValue), .text(tenant.status.rawValue),
