@@ -1,7 +1,7 @@
 // A child process for the crash and multi-process tests; not installed as a product.
 //
-// Commands (all take --database PATH; `create` and `list` also take --database postgres://URL
-// with --schema NAME, a registry schema the caller installed):
+// Commands (all take --database PATH). `create` and `list` also accept --database
+// postgres://URL with --schema NAME, a registry schema the caller installed.
 //   seed --tenant ID --rows N         create the tenant and N rows in each worker table
 //   purge --tenant ID                 delete the tenant with purge; print the receipt as JSON
 //   create --name NAME --count N      create N tenants with this name; print one id a line
