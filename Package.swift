@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "Tenancy", targets: ["Tenancy"]),
         .library(name: "TenancySQLite", targets: ["TenancySQLite"]),
+        .library(name: "TenancyPostgres", targets: ["TenancyPostgres"]),
         .library(name: "TenancyTesting", targets: ["TenancyTesting"]),
         .executable(name: "tenancy", targets: ["tenancy"]),
         .executable(name: "tenancy-bench", targets: ["tenancy-bench"]),
@@ -22,6 +23,11 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "Tenancy",
             swiftSettings: strictSettings
@@ -29,6 +35,11 @@ let package = Package(
         .target(
             name: "TenancySQLite",
             dependencies: ["Tenancy", "CSQLite"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TenancyPostgres",
+            dependencies: ["Tenancy", "CLibPQ"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -49,7 +60,7 @@ let package = Package(
         // Child process for crash and multi-process tests; not a product.
         .executableTarget(
             name: "tenancy-test-worker",
-            dependencies: ["Tenancy", "TenancySQLite"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -60,6 +71,11 @@ let package = Package(
         .testTarget(
             name: "TenancySQLiteTests",
             dependencies: ["Tenancy", "TenancySQLite", "TenancyTesting", "tenancy-test-worker"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TenancyPostgresTests",
+            dependencies: ["Tenancy", "TenancyPostgres", "TenancyTesting", "tenancy-test-worker"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,9 +1,11 @@
 // A child process for the crash and multi-process tests; not installed as a product.
 //
-// Commands (all take --database PATH):
+// Commands (all take --database PATH). `create` and `list` also accept --database
+// postgres://URL with --schema NAME, a registry schema the caller installed.
 //   seed --tenant ID --rows N         create the tenant and N rows in each worker table
 //   purge --tenant ID                 delete the tenant with purge; print the receipt as JSON
 //   create --name NAME --count N      create N tenants with this name; print one id a line
+//   list                              print the id of every tenant, one a line, in id order
 //   quota-charge --tenant ID --limit N --tasks T --charges C
 //                                     charge the daily quota `jobs` (limit N) from T tasks, C
 //                                     times each; print `admitted=<count>`
@@ -14,6 +16,7 @@
 // the job between any two of them.
 import Foundation
 import Tenancy
+import TenancyPostgres
 import TenancySQLite
 
 /// Removes a tenant's rows from one worker table.
@@ -45,7 +48,40 @@ func fail(_ message: String) -> Never {
 }
 
 guard CommandLine.arguments.count >= 2, let path = option("--database") else {
-    fail("usage: tenancy-test-worker seed|purge|create|quota-charge|lease-hold --database PATH [options]")
+    fail("usage: tenancy-test-worker seed|purge|create|list|quota-charge|lease-hold --database PATH [options]")
+}
+
+/// Prints the id of every tenant in the registry, one a line, in id order.
+func listTenants(_ manager: TenantManager) async throws {
+    var after: TenantID?
+    while true {
+        let page = try await manager.listTenants(after: after, limit: 1_000)
+        for tenant in page.tenants {
+            print(tenant.id.rawValue)
+        }
+        guard let cursor = page.nextCursor else { break }
+        after = cursor
+    }
+}
+
+if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
+    guard let schemaName = option("--schema") else { fail("a postgres:// database needs --schema NAME") }
+    let database = try PostgresDatabase(url: path, maximumConnections: 4)
+    let manager = try await TenantManager.postgres(database, schema: try PostgresRegistrySchema(name: schemaName))
+    switch CommandLine.arguments[1] {
+    case "create":
+        guard let name = option("--name"), let count = option("--count").flatMap(Int.init) else { fail("create needs --name and --count") }
+        for _ in 0..<count {
+            let tenant = try await manager.createTenant(name: name, tier: .free, adminEmail: "owner@worker.example")
+            print(tenant.id.rawValue)
+        }
+    case "list":
+        try await listTenants(manager)
+    default:
+        fail("unknown command '\(CommandLine.arguments[1])' for a postgres:// database: expected create or list")
+    }
+    await database.close()
+    exit(0)
 }
 
 // A long busy timeout, because the multi-process quota test runs four writers at once.
@@ -85,6 +121,8 @@ case "create":
         let tenant = try await manager.createTenant(name: name, tier: .free, adminEmail: "owner@worker.example")
         print(tenant.id.rawValue)
     }
+case "list":
+    try await listTenants(manager)
 case "quota-charge":
     guard let id = option("--tenant"), let limit = option("--limit").flatMap(Int.init),
         let tasks = option("--tasks").flatMap(Int.init), let charges = option("--charges").flatMap(Int.init)
@@ -121,5 +159,5 @@ case "lease-hold":
     let lease = try await quotas.acquire(tenantID: try TenantID(validating: id), timeToLive: .milliseconds(ttl))
     print(lease.id.uuidString)
 default:
-    fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge, create, quota-charge or lease-hold")
+    fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge, create, list, quota-charge or lease-hold")
 }

@@ -1,0 +1,360 @@
+internal import CLibPQ
+import Dispatch
+import Foundation
+
+/// One libpq connection, owned by an actor that runs on its own serial Dispatch queue.
+///
+/// Every libpq call on the connection happens on that queue, so blocking network waits stay
+/// off Swift's cooperative pool and the `PGconn*` has exactly one owner. Statements always take
+/// bound parameters (`PQexecParams`, text format); only ``executeScript(_:)`` sends SQL without
+/// them, for migrations written by the library.
+///
+/// The synchronous methods (``query(_:_:)``, ``execute(_:_:)``, ``pipeline(_:)``) are meant
+/// for the bodies of ``withConnection(_:)`` and ``transaction(_:)``, which also cancel the
+/// running statement with `PQcancel` when the calling task is cancelled. Every statement is
+/// cancelled when it runs past ``PostgresConfiguration/statementTimeLimit``.
+public actor PostgresConnection {
+    nonisolated let executor: DispatchQueueExecutor
+    nonisolated public var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    let box: HandleBox
+    nonisolated let canceller: QueryCanceller
+    /// The settings the connection was opened with.
+    public nonisolated let configuration: PostgresConfiguration
+    /// The server process serving this connection (`pg_backend_pid()`).
+    public nonisolated let backendPID: Int32
+    /// The server version as libpq reports it, such as 150018 for 15.18.
+    public nonisolated let serverVersion: Int32
+
+    /// Owns the `PGconn*` so it is closed exactly once.
+    ///
+    /// `@unchecked Sendable` is sound because the actor is the only owner: every access happens
+    /// on the actor's queue (or, before the actor exists, on that same queue during
+    /// ``PostgresConnection/connect(_:)``), and `deinit` runs after the last reference is gone.
+    final class HandleBox: @unchecked Sendable {
+        var handle: OpaquePointer?
+
+        init(handle: OpaquePointer) {
+            self.handle = handle
+        }
+
+        func close() {
+            if let handle {
+                PQfinish(handle)
+            }
+            handle = nil
+        }
+
+        deinit {
+            close()
+        }
+    }
+
+    private init(box: HandleBox, handle: OpaquePointer, canceller: QueryCanceller, executor: DispatchQueueExecutor, configuration: PostgresConfiguration) {
+        self.box = box
+        self.canceller = canceller
+        self.executor = executor
+        self.configuration = configuration
+        self.backendPID = PQbackendPID(handle)
+        self.serverVersion = PQserverVersion(handle)
+    }
+
+    /// Opens a connection, on the new connection's own queue.
+    ///
+    /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connectionFailed`` with libpq's
+    ///   message (it names the host, port and user, never the password).
+    public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
+        let executor = DispatchQueueExecutor(label: "tenancy.postgres.connection")
+        let opened: (HandleBox, QueryCanceller) = try await withCheckedThrowingContinuation { continuation in
+            executor.queue.async {
+                continuation.resume(with: Result { try open(configuration) })
+            }
+        }
+        guard let handle = opened.0.handle else {
+            throw PostgresError(.connectionFailed, operation: "connect", message: "the connection closed while opening")
+        }
+        return PostgresConnection(box: opened.0, handle: handle, canceller: opened.1, executor: executor, configuration: configuration)
+    }
+
+    private static func open(_ configuration: PostgresConfiguration) throws -> (HandleBox, QueryCanceller) {
+        let pairs = configuration.keywords
+        for (keyword, value) in pairs where value.utf8.contains(0) {
+            throw PostgresError(.invalidConfiguration, operation: "connect", message: "the connection setting '\(keyword)' contains a NUL character")
+        }
+        let keywords = pairs.map { strdup($0.0) } + [nil]
+        let values = pairs.map { strdup($0.1) } + [nil]
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let handle = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordPointers in
+            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valuePointers in
+                // expand_dbname = 0: the database name is a name, never a conninfo string.
+                PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 0)
+            }
+        }
+        guard let handle else {
+            throw PostgresError(.connectionFailed, operation: "connect", message: "libpq could not allocate a connection to \(configuration)")
+        }
+        let box = HandleBox(handle: handle)
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let reason = Self.errorMessage(handle)
+            throw PostgresError(.connectionFailed, operation: "connect", message: "could not connect to \(configuration): \(reason)")
+        }
+        // Notices (such as "relation already exists, skipping") would go to standard error;
+        // the library has no use for them.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        guard let canceller = QueryCanceller(connection: handle) else {
+            throw PostgresError(.connectionFailed, operation: "connect", message: "libpq could not create a cancel handle for \(configuration)")
+        }
+        return (box, canceller)
+    }
+
+    static func errorMessage(_ handle: OpaquePointer) -> String {
+        guard let pointer = PQerrorMessage(handle) else { return "unknown error" }
+        return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Returns the open handle.
+    ///
+    /// - Throws: ``PostgresError/Kind/connectionBroken`` after ``close()``.
+    func handle(for operation: String) throws -> OpaquePointer {
+        guard let handle = box.handle else {
+            throw PostgresError(.connectionBroken, operation: operation, message: "the connection is closed; check out another one from the pool")
+        }
+        return handle
+    }
+
+    /// Closes the connection; later calls throw ``PostgresError/Kind/connectionBroken``.
+    public func close() {
+        box.close()
+    }
+
+    // MARK: - Health
+
+    /// Whether the connection is open, not known to libpq as broken, and outside any
+    /// transaction, so the pool may hand it out again.
+    ///
+    /// First it reads what the server sent while the connection was idle, without waiting:
+    /// a server that ends a connection (as `pg_terminate_backend` does) sends an error report
+    /// and then closes the socket, and libpq marks the connection bad only when a read meets
+    /// the end of the stream. So this reads while `poll` says the socket is readable, a few
+    /// times at most, and the check costs no round trip.
+    public func isReusable() -> Bool {
+        guard let handle = box.handle else { return false }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return false }
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            guard PQconsumeInput(handle) == 1 else { break }
+        }
+        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    // MARK: - Calls
+
+    /// Runs `body` with exclusive use of this connection; cancelling the calling task cancels
+    /// the statement `body` is running and makes every later statement throw
+    /// `CancellationError`.
+    @discardableResult
+    public func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withTaskCancellation { try body(self) }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT`; rolls back when it throws. Cancellation works
+    /// as in ``withConnection(_:)``.
+    @discardableResult
+    public func transaction<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withTaskCancellation { try inTransaction { try body(self) } }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` on this connection's queue, rolling back when it
+    /// throws.
+    func inTransaction<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            rollBackQuietly()
+            throw error
+        }
+    }
+
+    /// Rolls back an open transaction, keeping the error that caused it.
+    private func rollBackQuietly() {
+        guard let handle = box.handle, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
+        if let result = PQexec(handle, "ROLLBACK") {
+            PQclear(result)
+        }
+    }
+
+    func withTaskCancellation<Result>(_ body: () throws -> Result) async throws -> Result {
+        let call = canceller.beginCall()
+        let canceller = self.canceller
+        return try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            return try body()
+        } onCancel: {
+            canceller.cancelCall(call)
+        }
+    }
+
+    // MARK: - Statements
+
+    /// Runs one statement with bound arguments and returns its rows.
+    public func query(_ sql: String, _ arguments: [PostgresValue] = []) throws -> [PostgresRow] {
+        try run(sql, arguments).rows
+    }
+
+    /// Runs one statement with bound arguments and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, _ arguments: [PostgresValue] = []) throws -> Int {
+        try run(sql, arguments).affectedRows
+    }
+
+    /// Runs one statement with bound arguments and returns its rows and changed-row count.
+    public func run(_ sql: String, _ arguments: [PostgresValue] = []) throws -> PostgresResult {
+        let handle = try handle(for: "query")
+        return try withStatementControl(operation: "query", sql: sql) {
+            let result = try withParameters(arguments, sql: sql) { count, types, values in
+                PQexecParams(handle, sql, count, types, values, nil, nil, 0)
+            }
+            return try consume(result, operation: "query", sql: sql)
+        }
+    }
+
+    /// Runs several statements without parameters, as a migration does, in one round trip.
+    ///
+    /// Only for SQL the library or an operator wrote: nothing is bound, so never pass text
+    /// that contains input from requests or tenants.
+    public func executeScript(_ sql: String) throws {
+        let handle = try handle(for: "execute script")
+        try withStatementControl(operation: "execute script", sql: sql) {
+            _ = try consume(PQexec(handle, sql), operation: "execute script", sql: sql)
+        }
+    }
+
+    /// Runs `body` as one statement under the time limit and the task's cancellation, turning
+    /// a cancellation the library requested into the matching error.
+    func withStatementControl<Result>(operation: String, sql: String?, _ body: () throws -> Result) throws -> Result {
+        let statement = try canceller.beginStatement()
+        var timer: DispatchWorkItem?
+        if let limit = configuration.statementTimeLimit {
+            let canceller = self.canceller
+            let item = DispatchWorkItem { canceller.cancelStatement(statement) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + limit.dispatchInterval, execute: item)
+            timer = item
+        }
+        let outcome = Swift.Result { try body() }
+        timer?.cancel()
+        let reason = canceller.endStatement()
+
+        if case .failure(let error as PostgresError) = outcome, error.code == .queryCanceled {
+            switch reason {
+            case .taskCancelled?:
+                throw CancellationError()
+            case .timeLimit?:
+                let limit = configuration.statementTimeLimit.map { "\($0)" } ?? "none"
+                throw PostgresError(
+                    .statementTimedOut, code: .queryCanceled, operation: operation,
+                    message: "the statement ran past the time limit of \(limit) and was cancelled; make it faster or raise statementTimeLimit",
+                    sql: sql)
+            case nil:
+                break
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// Calls `body` with the parameter arrays `PQexecParams` and `PQsendQueryParams` take.
+    func withParameters<Result>(
+        _ arguments: [PostgresValue], sql: String,
+        _ body: (Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?) throws -> Result
+    ) throws -> Result {
+        for (offset, argument) in arguments.enumerated() {
+            if case .text(let text) = argument, text.utf8.contains(0) {
+                throw PostgresError(
+                    .invalidArgument, operation: "bind",
+                    message: "argument $\(offset + 1) contains a NUL character, which PostgreSQL text cannot store; send it as bytes", sql: sql)
+            }
+        }
+        let types = arguments.map(\.typeOID)
+        let values = arguments.map { $0.encoded.map { strdup($0) } ?? nil }
+        defer { values.forEach { free($0) } }
+        let pointers = values.map { UnsafePointer($0) }
+        return try types.withUnsafeBufferPointer { typeBuffer in
+            try pointers.withUnsafeBufferPointer { valueBuffer in
+                try body(Int32(arguments.count), typeBuffer.baseAddress, valueBuffer.baseAddress)
+            }
+        }
+    }
+
+    /// Converts a result to rows, or to an error, and frees it.
+    func consume(_ result: OpaquePointer?, operation: String, sql: String) throws -> PostgresResult {
+        guard let result else {
+            throw connectionError(operation: operation, sql: sql)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(rows: [], affectedRows: Self.affectedRows(result))
+        case PGRES_TUPLES_OK:
+            return PostgresResult(rows: Self.rows(result), affectedRows: Self.affectedRows(result))
+        case PGRES_FATAL_ERROR:
+            if PQresultErrorField(result, tenancy_pg_diag_sqlstate) == nil {
+                throw connectionError(operation: operation, sql: sql)
+            }
+            throw PostgresError(result: result, operation: operation, sql: sql)
+        case let status:
+            throw PostgresError(
+                .protocolViolation, operation: operation,
+                message: "unexpected result status \(String(cString: PQresStatus(status))); the library handles single statements and pipelines only",
+                sql: sql)
+        }
+    }
+
+    /// Builds the error for a failure without a server error report, which means the
+    /// connection broke.
+    func connectionError(operation: String, sql: String?) -> PostgresError {
+        let reason = box.handle.map(Self.errorMessage) ?? "the connection is closed"
+        return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)
+    }
+
+    static func affectedRows(_ result: OpaquePointer) -> Int {
+        guard let tag = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: tag)) ?? 0
+    }
+
+    static func rows(_ result: OpaquePointer) -> [PostgresRow] {
+        let rowCount = PQntuples(result)
+        let columnCount = PQnfields(result)
+        let columns = PostgresColumns(
+            names: (0..<columnCount).map { String(cString: PQfname(result, $0)) },
+            typeOIDs: (0..<columnCount).map { PQftype(result, $0) })
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            let values: [String?] = (0..<columnCount).map { column in
+                if PQgetisnull(result, row, column) == 1 { return nil }
+                let length = Int(PQgetlength(result, row, column))
+                return PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) { pointer in
+                    String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
+                }
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        return rows
+    }
+}
+
+extension Duration {
+    /// The duration for Dispatch deadlines, in whole nanoseconds.
+    var dispatchInterval: DispatchTimeInterval {
+        let nanoseconds = components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !nanoseconds.overflow else { return .never }
+        return .nanoseconds(Int(clamping: nanoseconds.partialValue + components.attoseconds / 1_000_000_000))
+    }
+}

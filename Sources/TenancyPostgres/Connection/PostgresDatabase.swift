@@ -1,0 +1,275 @@
+import Foundation
+import Synchronization
+
+/// A bounded pool of connections to one PostgreSQL database as one role.
+///
+/// Connections open on demand, up to ``maximumConnections``. A checkout waits, first come
+/// first served, at most ``checkoutTimeout`` for a free connection. Before handing out an idle
+/// connection the pool checks it (``PostgresConnection/isReusable()``) and replaces a broken
+/// one. A connection returned inside a transaction, or broken, is closed instead of reused.
+public final class PostgresDatabase: Sendable {
+    public let configuration: PostgresConfiguration
+    public let maximumConnections: Int
+    public let checkoutTimeout: Duration
+
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Handoff, any Error>
+    }
+
+    /// The value a waiting checkout receives: a connection, or a reserved slot to open one in.
+    private enum Handoff: Sendable {
+        case connection(PostgresConnection)
+        case slot
+    }
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        /// Connections open or being opened, idle or checked out.
+        var open = 0
+        var waiters: [Waiter] = []
+        var nextWaiterID: UInt64 = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates a pool; no connection opens until the first checkout.
+    ///
+    /// - Parameters:
+    ///   - maximumConnections: the most connections open at once, 1 or more.
+    ///   - checkoutTimeout: how long a checkout waits for a free connection before it throws
+    ///     ``PostgresError/Kind/checkoutTimedOut``.
+    public init(_ configuration: PostgresConfiguration, maximumConnections: Int = 10, checkoutTimeout: Duration = .seconds(10)) throws {
+        guard maximumConnections >= 1 else {
+            throw PostgresError(.invalidConfiguration, operation: "create pool", message: "invalid pool size \(maximumConnections): expected 1 or more")
+        }
+        guard checkoutTimeout > .zero else {
+            throw PostgresError(.invalidConfiguration, operation: "create pool", message: "invalid checkout timeout \(checkoutTimeout): expected more than zero")
+        }
+        self.configuration = configuration
+        self.maximumConnections = maximumConnections
+        self.checkoutTimeout = checkoutTimeout
+    }
+
+    /// Creates a pool for a `postgres://` URL; see ``PostgresConfiguration/init(url:)``.
+    public convenience init(url: String, maximumConnections: Int = 10, checkoutTimeout: Duration = .seconds(10)) throws {
+        try self.init(PostgresConfiguration(url: url), maximumConnections: maximumConnections, checkoutTimeout: checkoutTimeout)
+    }
+
+    // MARK: - Work
+
+    /// Runs `body` on a checked-out connection and returns the connection to the pool.
+    @discardableResult
+    public func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withCheckedOutConnection { connection in
+            try await connection.withConnection(body)
+        }
+    }
+
+    /// Runs `body` in a transaction on a checked-out connection: commits when it returns,
+    /// rolls back when it throws.
+    @discardableResult
+    public func transaction<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withCheckedOutConnection { connection in
+            try await connection.transaction(body)
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    public func query(_ sql: String, _ arguments: [PostgresValue] = []) async throws -> [PostgresRow] {
+        try await withConnection { connection in try connection.query(sql, arguments) }
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, _ arguments: [PostgresValue] = []) async throws -> Int {
+        try await withConnection { connection in try connection.execute(sql, arguments) }
+    }
+
+    /// Runs statements in one round trip; see ``PostgresConnection/pipeline(_:)``.
+    public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresResult] {
+        try await withConnection { connection in try connection.pipeline(statements) }
+    }
+
+    /// Checks out a connection for `body`, which may suspend and use it for several calls.
+    ///
+    /// `body` must not keep the connection after it returns. A connection left in a
+    /// transaction or broken is closed instead of returned to the pool.
+    public func withCheckedOutConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        let connection = try await checkOut()
+        do {
+            let result = try await body(connection)
+            await checkIn(connection)
+            return result
+        } catch {
+            await checkIn(connection)
+            throw error
+        }
+    }
+
+    /// Closes idle connections and fails every waiting and later checkout; connections in use
+    /// close when they are returned.
+    public func close() async {
+        let (idle, waiters) = state.withLock { state in
+            state.closed = true
+            defer {
+                state.open -= state.idle.count
+                state.idle = []
+                state.waiters = []
+            }
+            return (state.idle, state.waiters)
+        }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: Self.closedError())
+        }
+        for connection in idle {
+            await connection.close()
+        }
+    }
+
+    /// The number of connections open or opening, idle or in use.
+    public var openConnections: Int { state.withLock { $0.open } }
+
+    // MARK: - Checkout
+
+    private enum Decision {
+        case reuse(PostgresConnection)
+        case open
+        case wait
+        case closed
+    }
+
+    func checkOut() async throws -> PostgresConnection {
+        while true {
+            let decision: Decision = state.withLock { state in
+                if state.closed { return .closed }
+                if let connection = state.idle.popLast() { return .reuse(connection) }
+                if state.open < maximumConnections {
+                    state.open += 1
+                    return .open
+                }
+                return .wait
+            }
+            switch decision {
+            case .closed:
+                throw Self.closedError()
+            case .reuse(let connection):
+                if await connection.isReusable() { return connection }
+                await discard(connection)
+            case .open:
+                return try await openInReservedSlot()
+            case .wait:
+                switch try await waitForHandoff() {
+                case .connection(let connection):
+                    if await connection.isReusable() { return connection }
+                    await discard(connection)
+                case .slot:
+                    return try await openInReservedSlot()
+                }
+            }
+        }
+    }
+
+    /// Opens a connection in a slot already counted in `open`, giving the slot back on failure.
+    private func openInReservedSlot() async throws -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(configuration)
+        } catch {
+            releaseSlot()
+            throw error
+        }
+    }
+
+    /// Returns a connection: to a waiter or the idle list when reusable, else closes it.
+    func checkIn(_ connection: PostgresConnection) async {
+        guard await connection.isReusable() else {
+            await discard(connection)
+            return
+        }
+        enum Action {
+            case handOff(Waiter)
+            case keep
+            case close
+        }
+        let action: Action = state.withLock { state in
+            if state.closed { return .close }
+            if !state.waiters.isEmpty { return .handOff(state.waiters.removeFirst()) }
+            state.idle.append(connection)
+            return .keep
+        }
+        switch action {
+        case .handOff(let waiter):
+            waiter.continuation.resume(returning: .connection(connection))
+        case .keep:
+            break
+        case .close:
+            await discard(connection)
+        }
+    }
+
+    /// Closes a connection and frees its slot for the next waiter.
+    private func discard(_ connection: PostgresConnection) async {
+        await connection.close()
+        releaseSlot()
+    }
+
+    /// Frees one slot: a waiter gets it to open a new connection, else the count goes down.
+    private func releaseSlot() {
+        let waiter: Waiter? = state.withLock { state in
+            if !state.closed, !state.waiters.isEmpty {
+                return state.waiters.removeFirst()
+            }
+            state.open -= 1
+            return nil
+        }
+        waiter?.continuation.resume(returning: .slot)
+    }
+
+    private func waitForHandoff() async throws -> Handoff {
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        let timeout = checkoutTimeout
+        let size = maximumConnections
+        let timer = Task { [weak self] in
+            try await Task.sleep(for: timeout)
+            self?.removeWaiter(
+                id,
+                error: PostgresError(
+                    .checkoutTimedOut, operation: "checkout",
+                    message: "no connection became free within \(timeout) (pool size \(size)); raise the pool size or the checkout timeout, or shorten transactions"))
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let registered = state.withLock { state in
+                    guard !state.closed else { return false }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return true
+                }
+                if !registered {
+                    continuation.resume(throwing: Self.closedError())
+                } else if Task.isCancelled {
+                    removeWaiter(id, error: CancellationError())
+                }
+            }
+        } onCancel: {
+            removeWaiter(id, error: CancellationError())
+        }
+    }
+
+    /// Fails a waiting checkout, if it still waits.
+    private func removeWaiter(_ id: UInt64, error: any Error) {
+        let waiter: Waiter? = state.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(throwing: error)
+    }
+
+    private static func closedError() -> PostgresError {
+        PostgresError(.poolClosed, operation: "checkout", message: "the pool is closed; create a new PostgresDatabase")
+    }
+}

@@ -1,0 +1,360 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancyPostgres
+
+/// URL parsing needs no server.
+@Suite("PostgreSQL configuration")
+struct PostgresConfigurationTests {
+    @Test("URL with percent-encoded parts")
+    func parsesURL() throws {
+        let configuration = try PostgresConfiguration(url: "postgres://app%40corp:p%40ss%3Aword@db.example:6543/tenancy%5Fprod?sslmode=require")
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 6543)
+        #expect(configuration.user == "app@corp")
+        #expect(configuration.password == "p@ss:word")
+        #expect(configuration.database == "tenancy_prod")
+        #expect(configuration.parameters == ["sslmode": "require"])
+    }
+
+    @Test("description hides the password")
+    func descriptionHidesPassword() throws {
+        let configuration = try PostgresConfiguration(url: "postgresql://app:hunter2@127.0.0.1/tenancy")
+        #expect(configuration.description == "postgres://app@127.0.0.1:5432/tenancy")
+    }
+
+    @Test("keywords carry each field separately")
+    func keywordsAreSeparate() throws {
+        let configuration = try PostgresConfiguration(url: "postgres://app:pw@127.0.0.1/db%20name%20host%3Devil")
+        let keywords = Dictionary(uniqueKeysWithValues: configuration.keywords)
+        #expect(keywords["dbname"] == "db name host=evil")
+        #expect(keywords["host"] == "127.0.0.1")
+        #expect(keywords["password"] == "pw")
+    }
+
+    @Test("invalid URLs are rejected without echoing them", arguments: [
+        "mysql://app:secretpw@host/db", "postgres://app:secretpw@host", "postgres://:secretpw@host/db",
+        "postgres://app:secretpw@host/db?sslmod=require", "postgres://app:secretpw@host:70000/db",
+    ])
+    func rejectsInvalidURL(url: String) throws {
+        let error = try #require(throws: PostgresError.self) { try PostgresConfiguration(url: url) }
+        #expect(error.kind == .invalidConfiguration)
+        #expect(!error.description.contains("secretpw"))
+    }
+}
+
+@Suite("PostgreSQL connection and pool", .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipMessage))
+struct PostgresConnectionTests {
+    /// Creates a pool of its own, for tests that change the pool's size or limits.
+    static func pool(size: Int = 2, checkoutTimeout: Duration = .seconds(10), statementTimeLimit: Duration? = .seconds(30)) throws -> PostgresDatabase {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.statementTimeLimit = statementTimeLimit
+        return try PostgresDatabase(configuration, maximumConnections: size, checkoutTimeout: checkoutTimeout)
+    }
+
+    @Test("arguments are bound, never spliced")
+    func bindsArguments() async throws {
+        let database = try await PostgresTestServer.application()
+        let hostile = "'; DROP TABLE pg_class; --"
+        let rows = try await database.query(
+            "SELECT $1::text AS text, $2 + 1 AS next, $3::bool AS flag, $4::bytea AS bytes, $5::text AS missing, $6::float8 AS ratio",
+            [.text(hostile), .integer(Int64.max - 1), .boolean(true), .bytes([0, 1, 0xFE, 0xFF]), .null, .double(0.25)])
+        let row = try #require(rows.first)
+        #expect(try row.text("text") == hostile)
+        #expect(try row.integer("next") == Int64.max)
+        #expect(try row.boolean("flag") == true)
+        #expect(try row.bytes("bytes") == [0, 1, 0xFE, 0xFF])
+        #expect(try row.isNull("missing"))
+        #expect(try row.double("ratio") == 0.25)
+    }
+
+    @Test("text with NUL is rejected before sending")
+    func rejectsNUL() async throws {
+        let database = try await PostgresTestServer.application()
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.query("SELECT $1::text AS value", [.text("a\u{0}b")])
+        }
+        #expect(error.kind == .invalidArgument)
+    }
+
+    @Test("server error has SQLSTATE and no values in description")
+    func serverErrorKeepsValuesOut() async throws {
+        let database = try await PostgresTestServer.application()
+        let secret = "row-secret-4711"
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.transaction { connection in
+                try connection.execute("CREATE TEMPORARY TABLE unique_probe (value text PRIMARY KEY) ON COMMIT DROP")
+                try connection.execute("INSERT INTO unique_probe (value) VALUES ($1)", [.text(secret)])
+                try connection.execute("INSERT INTO unique_probe (value) VALUES ($1)", [.text(secret)])
+            }
+        }
+        #expect(error.kind == .server)
+        #expect(error.code == .uniqueViolation)
+        #expect(error.constraintName == "unique_probe_pkey")
+        #expect(error.tableName == "unique_probe")
+        #expect(!error.description.contains(secret))
+        #expect(error.debugDescription.contains(secret))
+    }
+
+    @Test("invalid input value stays out of description")
+    func invalidInputKeepsValueOut() async throws {
+        let database = try await PostgresTestServer.application()
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.query("SELECT $1::int8 AS value", [.text("not-a-number-9931")])
+        }
+        #expect(error.code == .invalidTextRepresentation)
+        #expect(!error.description.contains("not-a-number-9931"))
+    }
+
+    @Test("wrong password fails to connect without echoing it")
+    func wrongPassword() async throws {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.password = "wrong-password-5150"
+        let error = try await #require(throws: PostgresError.self) {
+            _ = try await PostgresConnection.connect(configuration)
+        }
+        #expect(error.kind == .connectionFailed)
+        #expect(!error.description.contains("wrong-password-5150"))
+    }
+
+    @Test("transaction rolls back when the body throws")
+    func transactionRollsBack() async throws {
+        let database = try await PostgresTestServer.application()
+        try await database.withCheckedOutConnection { connection in
+            try await connection.withConnection { connection in
+                try connection.execute("CREATE TEMPORARY TABLE rollback_probe (value int8)")
+            }
+            await #expect(throws: PostgresError.self) {
+                try await connection.transaction { connection in
+                    try connection.execute("INSERT INTO rollback_probe (value) VALUES ($1)", [.integer(1)])
+                    try connection.execute("SELECT 1 / 0")
+                }
+            }
+            let count = try await connection.withConnection { connection in
+                try connection.query("SELECT count(*) AS n FROM rollback_probe")[0].integer("n")
+            }
+            #expect(count == 0)
+            try await connection.withConnection { connection in
+                try connection.execute("DROP TABLE rollback_probe")
+            }
+        }
+    }
+
+    @Test("statement time limit cancels with PQcancel")
+    func statementTimeLimit() async throws {
+        let database = try Self.pool(size: 1, statementTimeLimit: .milliseconds(300))
+        let started = ContinuousClock.now
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.execute("SELECT pg_sleep(10)")
+        }
+        #expect(error.kind == .statementTimedOut)
+        #expect(error.code == .queryCanceled)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let rows = try await database.query("SELECT 7 AS value")
+        #expect(try rows[0].integer("value") == 7)
+        await database.close()
+    }
+
+    @Test("task cancellation cancels the running statement")
+    func taskCancellation() async throws {
+        let database = try Self.pool(size: 1)
+        let started = ContinuousClock.now
+        let task = Task {
+            try await database.execute("SELECT pg_sleep(10)")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let result = await task.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let rows = try await database.query("SELECT 8 AS value")
+        #expect(try rows[0].integer("value") == 8)
+        await database.close()
+    }
+
+    @Test("checkout times out when the pool is exhausted")
+    func checkoutTimeout() async throws {
+        let database = try Self.pool(size: 1, checkoutTimeout: .milliseconds(200))
+        let error = try await database.withCheckedOutConnection { _ in
+            try await #require(throws: PostgresError.self) {
+                try await database.query("SELECT 1 AS value")
+            }
+        }
+        #expect(error.kind == .checkoutTimedOut)
+        #expect(database.openConnections == 1)
+        let rows = try await database.query("SELECT 1 AS value")
+        #expect(rows.count == 1)
+        await database.close()
+    }
+
+    @Test("waiting checkouts get connections in turn")
+    func waitersAreServed() async throws {
+        let database = try Self.pool(size: 2)
+        let total = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for value in 1...20 {
+                group.addTask {
+                    try await database.query("SELECT $1::int8 AS value, pg_sleep(0.01)", [.integer(Int64(value))])[0].integer("value")
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(total == 210)
+        #expect(database.openConnections <= 2)
+        await database.close()
+    }
+
+    @Test("broken connection is replaced")
+    func replacesBrokenConnection() async throws {
+        let database = try Self.pool(size: 1)
+        let admin = try await PostgresTestServer.admin()
+        let firstPID = try await database.withCheckedOutConnection { $0.backendPID }
+        let terminated = try await admin.query("SELECT pg_terminate_backend($1::int4) AS done", [.integer(Int64(firstPID))])
+        #expect(try terminated[0].boolean("done"))
+        // pg_terminate_backend returns before the backend exits; wait until it is gone.
+        for _ in 0..<50 {
+            let alive = try await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int4", [.integer(Int64(firstPID))])
+            if try alive[0].integer("n") == 0 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+        let secondPID = try await database.withCheckedOutConnection { $0.backendPID }
+        #expect(secondPID != firstPID)
+        #expect(database.openConnections == 1)
+        let rows = try await database.query("SELECT 9 AS value")
+        #expect(try rows[0].integer("value") == 9)
+        await database.close()
+    }
+
+    @Test("connection left in a transaction is not reused")
+    func openTransactionIsDiscarded() async throws {
+        let database = try Self.pool(size: 1)
+        let firstPID = try await database.withConnection { connection in
+            try connection.execute("BEGIN")
+            return connection.backendPID
+        }
+        let secondPID = try await database.withCheckedOutConnection { $0.backendPID }
+        #expect(secondPID != firstPID)
+        await database.close()
+    }
+
+    @Test("closed pool rejects checkouts")
+    func closedPool() async throws {
+        let database = try Self.pool(size: 1)
+        await database.close()
+        let error = try await #require(throws: PostgresError.self) { try await database.query("SELECT 1") }
+        #expect(error.kind == .poolClosed)
+    }
+
+    @Test("pipeline returns one result per statement")
+    func pipelineResults() async throws {
+        let database = try await PostgresTestServer.application()
+        let results = try await database.pipeline([
+            PostgresStatement("SELECT $1::int8 AS value", [.integer(1)]),
+            PostgresStatement("SELECT $1::text AS value", [.text("two")]),
+            PostgresStatement("SELECT generate_series(1, 3) AS value"),
+        ])
+        #expect(results.count == 3)
+        #expect(try results[0].rows[0].integer("value") == 1)
+        #expect(try results[1].rows[0].text("value") == "two")
+        #expect(results[2].rows.count == 3)
+    }
+
+    @Test("pipeline shares one implicit transaction")
+    func pipelineTransaction() async throws {
+        let database = try Self.pool(size: 1)
+        let results = try await database.pipeline([
+            PostgresStatement("SELECT set_config('tenancy.probe', $1, true) AS bound", [.text("acme")]),
+            PostgresStatement("SELECT current_setting('tenancy.probe', true) AS seen, txid_current() AS transaction"),
+            PostgresStatement("SELECT txid_current() AS transaction"),
+        ])
+        #expect(try results[1].rows[0].text("seen") == "acme")
+        #expect(try results[1].rows[0].integer("transaction") == results[2].rows[0].integer("transaction"))
+
+        // The local setting ended with the implicit transaction at the Sync.
+        let after = try await database.query("SELECT coalesce(current_setting('tenancy.probe', true), '') AS seen")
+        #expect(try after[0].text("seen") == "")
+        await database.close()
+    }
+
+    @Test("pipeline failure rolls back every statement")
+    func pipelineFailureRollsBack() async throws {
+        let database = try Self.pool(size: 1)
+        try await database.execute("CREATE TEMPORARY TABLE pipeline_probe (value int8 PRIMARY KEY)")
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.pipeline([
+                PostgresStatement("INSERT INTO pipeline_probe (value) VALUES ($1)", [.integer(1)]),
+                PostgresStatement("INSERT INTO pipeline_probe (value) VALUES ($1)", [.integer(1)]),
+                PostgresStatement("INSERT INTO pipeline_probe (value) VALUES ($1)", [.integer(3)]),
+            ])
+        }
+        #expect(error.code == .uniqueViolation)
+        let rows = try await database.query("SELECT count(*) AS n FROM pipeline_probe")
+        #expect(try rows[0].integer("n") == 0)
+        await database.close()
+    }
+
+    @Test("audit table is append-only for the application role")
+    func auditIsAppendOnly() async throws {
+        let database = try await PostgresTestServer.application()
+        try await PostgresTestServer.withRegistrySchema { schema in
+            let store = try await PostgresAuditStore(database: database, schema: schema)
+            try await store.append(AuditRecord(time: Date(millisecondsSince1970: 1_000), tenantID: "acme-corp", principalID: nil, action: .tenantCreated, outcome: .success))
+            let table = "\(try PostgresIdentifier.quoted(schema.name)).tenancy_audit"
+
+            let update = try await #require(throws: PostgresError.self) {
+                try await database.execute("UPDATE \(table) SET outcome = $1", [.text("failed")])
+            }
+            #expect(update.code == .insufficientPrivilege)
+            let delete = try await #require(throws: PostgresError.self) {
+                try await database.execute("DELETE FROM \(table)")
+            }
+            #expect(delete.code == .insufficientPrivilege)
+            let truncate = try await #require(throws: PostgresError.self) {
+                try await database.execute("TRUNCATE \(table)")
+            }
+            #expect(truncate.code == .insufficientPrivilege)
+            let records = try await store.records(AuditQuery())
+            #expect(records.count == 1)
+        }
+    }
+
+    @Test("application role cannot create objects in the registry schema")
+    func applicationRoleCannotCreate() async throws {
+        let database = try await PostgresTestServer.application()
+        try await PostgresTestServer.withRegistrySchema { schema in
+            let error = try await #require(throws: PostgresError.self) {
+                try await database.execute("CREATE TABLE \(try PostgresIdentifier.quoted(schema.name)).intruder (id int8)")
+            }
+            #expect(error.code == .insufficientPrivilege)
+        }
+    }
+
+    @Test("store refuses a schema that is not installed")
+    func storeNeedsInstalledSchema() async throws {
+        let database = try await PostgresTestServer.application()
+        let schema = try PostgresRegistrySchema(name: PostgresTestServer.uniqueSchemaName("missing"))
+        let error = try await #require(throws: PostgresError.self) {
+            _ = try await PostgresTenantStore(database: database, schema: schema)
+        }
+        #expect(error.kind == .invalidConfiguration)
+        #expect(error.description.contains("install(owner:applicationRole:)"))
+    }
+
+    @Test("migrations apply once under concurrent installers")
+    func concurrentMigrations() async throws {
+        let owner = try await PostgresTestServer.owner()
+        let applicationRole = try await PostgresTestServer.application().configuration.user
+        let schema = try PostgresRegistrySchema(name: PostgresTestServer.uniqueSchemaName("concurrent"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await schema.install(owner: owner, applicationRole: applicationRole) }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await owner.query(
+            "SELECT count(*) AS n FROM \(try PostgresIdentifier.quoted(schema.name)).tenancy_migrations WHERE component = $1",
+            [.text("registry")])
+        #expect(try rows[0].integer("n") == 1)
+        try await PostgresTestServer.dropSchema(schema.name)
+    }
+}

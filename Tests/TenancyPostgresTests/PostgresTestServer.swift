@@ -1,0 +1,92 @@
+import Foundation
+import Tenancy
+import TenancyPostgres
+import Testing
+
+/// The PostgreSQL server `./scripts/test` starts, found through its environment variables.
+///
+/// Backend tests carry `.enabled(if: PostgresTestServer.shouldRun, ...)`. Under
+/// `./scripts/test` or CI (`TENANCY_TEST_REQUIRE_BACKENDS=1`) they always run, and a missing
+/// URL fails them through ``urls()``: skipping there would let a broken set-up pass. A plain
+/// `swift test` without the variables skips them with the trait's comment.
+enum PostgresTestServer {
+    static let environment = ProcessInfo.processInfo.environment
+    static let required = environment["TENANCY_TEST_REQUIRE_BACKENDS"] == "1"
+    static let variables = [
+        "TENANCY_TEST_POSTGRES_URL", "TENANCY_TEST_POSTGRES_OWNER_URL",
+        "TENANCY_TEST_POSTGRES_MAINTENANCE_URL", "TENANCY_TEST_POSTGRES_ADMIN_URL",
+    ]
+    static let isConfigured = variables.allSatisfy { environment[$0]?.isEmpty == false }
+    static let shouldRun = isConfigured || required
+    static let skipMessage: Comment = "PostgreSQL tests need a server: run ./scripts/test, which starts one and sets TENANCY_TEST_POSTGRES_URL"
+
+    /// The connection URLs of the four roles.
+    struct URLs {
+        /// `tenancy_app`: no owner rights, no BYPASSRLS.
+        let application: String
+        /// `tenancy_owner`: owns the database, runs migrations.
+        let owner: String
+        /// `tenancy_maintenance`: BYPASSRLS.
+        let maintenance: String
+        /// The superuser.
+        let admin: String
+    }
+
+    /// Returns the URLs, or records an issue naming the missing variables and throws.
+    static func urls() throws -> URLs {
+        let missing = variables.filter { environment[$0]?.isEmpty != false }
+        guard missing.isEmpty else {
+            Issue.record("missing \(missing.joined(separator: ", ")) although TENANCY_TEST_REQUIRE_BACKENDS=1: run the tests through ./scripts/test, which starts PostgreSQL and sets them")
+            throw MissingServerError()
+        }
+        return URLs(
+            application: environment["TENANCY_TEST_POSTGRES_URL"]!, owner: environment["TENANCY_TEST_POSTGRES_OWNER_URL"]!,
+            maintenance: environment["TENANCY_TEST_POSTGRES_MAINTENANCE_URL"]!, admin: environment["TENANCY_TEST_POSTGRES_ADMIN_URL"]!)
+    }
+
+    struct MissingServerError: Error {}
+
+    /// Pools shared by the tests of this process, opened on first use.
+    static let pools = PoolCache()
+
+    static func application() async throws -> PostgresDatabase { try await pools.pool(\.application, size: 16) }
+    static func owner() async throws -> PostgresDatabase { try await pools.pool(\.owner, size: 4) }
+    static func admin() async throws -> PostgresDatabase { try await pools.pool(\.admin, size: 2) }
+
+    actor PoolCache {
+        private var pools: [KeyPath<URLs, String>: PostgresDatabase] = [:]
+
+        func pool(_ role: KeyPath<URLs, String>, size: Int) throws -> PostgresDatabase {
+            if let pool = pools[role] { return pool }
+            let pool = try PostgresDatabase(url: try PostgresTestServer.urls()[keyPath: role], maximumConnections: size)
+            pools[role] = pool
+            return pool
+        }
+    }
+
+    /// Returns a schema name no other test or run uses, so tests never see each other's rows.
+    static func uniqueSchemaName(_ prefix: String) -> String {
+        "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs `body` with a registry schema of its own, installed for the application role, and
+    /// drops the schema afterwards, also when `body` throws.
+    static func withRegistrySchema<Result>(_ body: (PostgresRegistrySchema) async throws -> Result) async throws -> Result {
+        let schema = try PostgresRegistrySchema(name: uniqueSchemaName("test_registry"))
+        let owner = try await owner()
+        let applicationRole = try await application().configuration.user
+        do {
+            try await schema.install(owner: owner, applicationRole: applicationRole)
+            let result = try await body(schema)
+            try await dropSchema(schema.name)
+            return result
+        } catch {
+            try? await dropSchema(schema.name)
+            throw error
+        }
+    }
+
+    static func dropSchema(_ name: String) async throws {
+        try await owner().execute("DROP SCHEMA IF EXISTS \(try PostgresIdentifier.quoted(name)) CASCADE")
+    }
+}
