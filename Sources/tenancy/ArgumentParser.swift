@@ -56,7 +56,7 @@ struct UsageError: Error, Equatable, CustomStringConvertible {
 ///
 /// Options may come before or after positional arguments, as `--name value` or `--name=value`.
 /// `-h` is short for `--help`. After `--`, every argument is positional, so a value may start
-/// with a dash. A value that starts with `--` must use the `--name=value` form, because
+/// with a dash. A negative whole number such as `-5` is positional too. A value that starts with `--` must use the `--name=value` form, because
 /// `--reason --json` more likely means a forgotten value than the reason "--json".
 ///
 /// Parsing is two steps, so `--help` works on an otherwise incomplete command line:
@@ -75,7 +75,7 @@ struct ArgumentParser: Sendable {
             let argument = arguments[index]
             index += 1
 
-            if onlyPositionals || !argument.hasPrefix("-") || argument == "-" {
+            if onlyPositionals || !argument.hasPrefix("-") || argument == "-" || Self.isNegativeNumber(argument) {
                 parsed.positionals.append(argument)
                 continue
             }
@@ -111,6 +111,14 @@ struct ArgumentParser: Sendable {
             }
         }
         return parsed
+    }
+
+    /// Returns whether `argument` is a negative whole number such as `-5`. No option name
+    /// starts with a digit, so such an argument is a positional value (an amount), and the
+    /// command can report it as an invalid value rather than an unknown option.
+    static func isNegativeNumber(_ argument: String) -> Bool {
+        let digits = argument.utf8.dropFirst()
+        return argument.hasPrefix("-") && !digits.isEmpty && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     /// Checks that every required option is present and the number of positionals fits.

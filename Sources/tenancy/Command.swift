@@ -11,8 +11,8 @@ enum ExitStatus: Int32, Sendable {
     /// The tenant does not exist.
     case notFound = 3
     /// The registry rejected the change (an invalid transition, a suspended or unavailable
-    /// tenant, an id that already exists), the isolation guards denied a statement, or
-    /// `tenancy verify` found a problem.
+    /// tenant, an id that already exists), the isolation guards denied a statement,
+    /// `tenancy verify` found a problem, or a quota rejected a charge.
     case refused = 4
 }
 
@@ -77,6 +77,41 @@ struct Command: Sendable {
         if let details {
             lines += ["", details]
         }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Commands whose names share a first word, such as `usage show` and `usage reset`.
+struct CommandGroup: Sendable {
+    /// The first word, such as `usage`.
+    let name: String
+    /// The one-line description printed in the group's help.
+    let summary: String
+    /// The commands, each named `NAME SUBCOMMAND`.
+    let commands: [Command]
+
+    /// The subcommand names for messages, such as `show, charge or reset`.
+    var subcommandList: String {
+        let names = commands.map { String($0.name.dropFirst(name.count + 1)) }
+        return names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+
+    /// Returns the command named `NAME subcommand`, or nil.
+    func command(named subcommand: String) -> Command? {
+        commands.first { $0.name == "\(name) \(subcommand)" }
+    }
+
+    var usage: String {
+        "usage: tenancy \(name) SUBCOMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
+    }
+
+    /// The group help: usage, summary and one line per subcommand.
+    var help: String {
+        let names = commands.map { String($0.name.dropFirst(name.count + 1)) }
+        let width = names.map(\.count).max() ?? 0
+        var lines = [usage, "", summary, "", "Subcommands:"]
+        lines += zip(names, commands).map { subcommand, command in "  " + subcommand.padded(to: width) + "  " + command.summary }
+        lines += ["", "'tenancy \(name) SUBCOMMAND --help' prints a subcommand's usage."]
         return lines.joined(separator: "\n")
     }
 }

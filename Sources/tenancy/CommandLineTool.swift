@@ -7,8 +7,10 @@ enum CommandLineTool {
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
         LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql,
-        DemoCommand.demo,
-    ]
+    ] + UsageCommands.group.commands + [DemoCommand.demo]
+
+    /// The commands whose names are two words, such as `usage show`.
+    static let groups: [CommandGroup] = [UsageCommands.group]
 
     static let generalUsage = "usage: tenancy COMMAND [ARGUMENTS] [--database URL] [--json] [--help]"
 
@@ -33,9 +35,33 @@ enum CommandLineTool {
         if name == "help" {
             return runHelp(remaining, console: console)
         }
+        if let group = groups.first(where: { $0.name == name }) {
+            return await run(group, remaining, environment: environment, console: console)
+        }
         guard let command = commands.first(where: { $0.name == name }) else {
             console.writeError(
                 "error: unknown command\(quotedCommandName(name))\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")
+            return .usage
+        }
+        return await run(command, remaining, environment: environment, console: console)
+    }
+
+    /// Finds the subcommand of `group` in `arguments` and runs it.
+    static func run(_ group: CommandGroup, _ arguments: [String], environment: [String: String], console: Console) async -> ExitStatus {
+        let (name, remaining) = splitCommandName(arguments)
+        guard let name else {
+            if remaining.contains("--help") || remaining.contains("-h") {
+                console.write(group.help)
+                return .success
+            }
+            console.writeError(
+                "error: missing subcommand: expected \(group.subcommandList)\n\(group.usage)\nRun 'tenancy \(group.name) --help' for details.")
+            return .usage
+        }
+        guard let command = group.command(named: name) else {
+            console.writeError(
+                "error: unknown subcommand '\(ArgumentParser.displayed(name))' of '\(group.name)': expected \(group.subcommandList)\n"
+                    + "\(group.usage)\nRun 'tenancy \(group.name) --help' for details.")
             return .usage
         }
         return await run(command, remaining, environment: environment, console: console)
@@ -90,7 +116,12 @@ enum CommandLineTool {
             console.write(generalHelp)
             return .success
         }
-        guard topics.count == 1, let command = commands.first(where: { $0.name == topic }) else {
+        if topics.count == 1, let group = groups.first(where: { $0.name == topic }) {
+            console.write(group.help)
+            return .success
+        }
+        let name = topics.joined(separator: " ")
+        guard topics.count <= 2, let command = commands.first(where: { $0.name == name }) else {
             console.writeError(
                 "error: unknown command\(quotedCommandName(topic))\nusage: tenancy help [COMMAND]\nRun 'tenancy help' for the list of commands.")
             return .usage
@@ -113,7 +144,7 @@ enum CommandLineTool {
             "",
             "Exit status: 0 success, 1 operation failed, 2 usage error, 3 tenant not found,",
             "4 rejected (invalid transition, suspended or unavailable tenant, id already exists,",
-            "a statement denied by the isolation guards, a finding of 'tenancy verify').",
+            "a statement denied by the isolation guards, a finding of 'tenancy verify', a quota exceeded).",
         ]
         return lines.joined(separator: "\n")
     }
@@ -139,6 +170,9 @@ enum CommandLineTool {
         case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
             is TenantAlreadyExistsError, is IsolationCheckFailedError:
             console.writeError("error: \(error)")
+            return .refused
+        case let error as QuotaExceeded:
+            console.writeError("error: \(error)\n" + UsageCommands.refusalDetails(error))
             return .refused
         case let error as IsolationError where rejectedStatementCodes.contains(error.code):
             console.writeError("error: \(error)")

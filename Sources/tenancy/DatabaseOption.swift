@@ -100,6 +100,16 @@ struct OpenRegistry: Sendable {
     /// The isolation layer of the file's protected tables, when the file has any; its purger
     /// is registered with ``manager``.
     let protectedTables: SQLiteTenantDatabase?
+    /// The file's quota counters; their purger is registered with ``manager``.
+    let quotaStore: SQLiteQuotaStore
+    /// The file's rate-limit buckets; their purger is registered with ``manager``.
+    let rateLimitStore: SQLiteRateLimitStore
+
+    /// Returns a quota manager over the file's counters with the registry attached, so each
+    /// tenant's limits are its overrides, else its tier's defaults.
+    func quotaManager() throws -> QuotaManager {
+        try QuotaManager(store: quotaStore, tenants: manager)
+    }
 
     /// Opens the registry at `location`.
     ///
@@ -119,13 +129,22 @@ struct OpenRegistry: Sendable {
             do {
                 let database = try SQLiteDatabase(path: path)
                 let manager = try await TenantManager.sqlite(database)
+                // The quota and rate-limit tables are created on first open, so a purge always
+                // removes the tenant's counters and buckets along with its record. They are
+                // registered first, so receipts list the purgers in the same order in every run.
+                let quotaStore = try await SQLiteQuotaStore(database: database)
+                let rateLimitStore = try await SQLiteRateLimitStore(database: database)
+                manager.register(QuotaPurger(store: quotaStore))
+                manager.register(RateLimitPurger(store: rateLimitStore))
                 let protectedTables = try await openProtectedTables(database)
                 if let protectedTables {
                     // A purge through the CLI must remove the tenant's rows from protected
                     // tables too, or the receipt would claim data removed that is still there.
                     manager.register(SQLiteProtectedRowsPurger(protectedTables))
                 }
-                return OpenRegistry(manager: manager, database: database, path: path, protectedTables: protectedTables)
+                return OpenRegistry(
+                    manager: manager, database: database, path: path, protectedTables: protectedTables, quotaStore: quotaStore,
+                    rateLimitStore: rateLimitStore)
             } catch let error as SQLiteError {
                 throw DatabaseOpenError(path: path, underlying: error)
             }

@@ -5,7 +5,7 @@ import Tenancy
 enum DemoCommand {
     static let demo = Command(
         name: "demo",
-        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, data isolation, suspension, purge",
+        summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, data isolation, quotas, rate limits, suspension, purge",
         options: [
             .value("database", "URL", help: "sqlite:PATH to run in (default: a new temporary database; \(DatabaseLocation.environmentVariable) is not read)"),
         ],
@@ -13,8 +13,8 @@ enum DemoCommand {
             The demo never reads \(DatabaseLocation.environmentVariable), so it cannot touch an operator's
             registry. The database is kept afterwards, and its path is printed in the summary.
             With --database naming an existing registry, the demo writes into it: four new demo
-            tenants (one suspended, one deleted) with their audit records, and a protected table
-            debates with the demo tenants' rows. It stops before creating any tenant when that file
+            tenants (one suspended, one deleted) with their audit records, quota counters and rate-limit
+            buckets, and a protected table debates with the demo tenants' rows. It stops before creating any tenant when that file
             has a table or view named debates that is not protected.
             """,
         run: runDemo)
@@ -71,6 +71,12 @@ enum DemoCommand {
         narrator.heading("Data isolation")
         let isolation = try await runIsolation(owner: tenants[0], other: tenants[3], tenants: tenantData, manager: manager, narrator: narrator)
 
+        narrator.heading("Quotas")
+        let quotas = try await runQuotas(for: tenants[3], registry: registry, narrator: narrator)
+
+        narrator.heading("Rate limits")
+        let rateLimits = try await runRateLimits(for: tenants[2], registry: registry, narrator: narrator)
+
         narrator.heading("Suspension")
         let suspended = tenants[1].id
         let reason = "billing overdue"
@@ -96,8 +102,8 @@ enum DemoCommand {
 
         let summary = try await Summary(
             manager: manager, path: registry.path, created: tenants.map(\.id), tasks: observations.count,
-            tasksWithOwnTenant: observations.count - mismatches.count, isolation: isolation, rejection: rejection,
-            receipt: receipt)
+            tasksWithOwnTenant: observations.count - mismatches.count, isolation: isolation, quotas: quotas,
+            rateLimits: rateLimits, rejection: rejection, receipt: receipt)
         if invocation.json {
             try invocation.console.writeJSON(summary)
         } else {
@@ -203,6 +209,8 @@ enum DemoCommand {
         let scopedTasks: Int
         let scopedTasksWithOwnTenant: Int
         let isolation: IsolationOutcome
+        let quotas: QuotaOutcome
+        let rateLimits: RateLimitOutcome
         let rejectedTenantID: String
         let rejectionError: String
         let receipt: ReceiptOutput
@@ -212,7 +220,8 @@ enum DemoCommand {
 
         init(
             manager: TenantManager, path: String, created: [TenantID], tasks: Int, tasksWithOwnTenant: Int,
-            isolation: IsolationOutcome, rejection: TenantSuspendedError, receipt: PurgeReceipt
+            isolation: IsolationOutcome, quotas: QuotaOutcome, rateLimits: RateLimitOutcome, rejection: TenantSuspendedError,
+            receipt: PurgeReceipt
         ) async throws {
             var byStatus: [String: Int] = [:]
             var recordCount = 0
@@ -227,6 +236,8 @@ enum DemoCommand {
             scopedTasks = tasks
             scopedTasksWithOwnTenant = tasksWithOwnTenant
             self.isolation = isolation
+            self.quotas = quotas
+            self.rateLimits = rateLimits
             rejectedTenantID = rejection.tenantID.rawValue
             rejectionError = "TenantSuspendedError"
             self.receipt = ReceiptOutput(receipt)
@@ -258,6 +269,13 @@ enum DemoCommand {
             let reads = isolation.rowsSeen.keys.sorted().map { "\(isolation.rowsSeen[$0]!) by '\($0)'" }
             fields.append("Debates read", reads.joined(separator: ", ") + ", each only its own")
             fields.append("Denied", "\(isolation.deniedStatements) cross-tenant statements, \(isolation.deniedAuditRecords) audit records written")
+            let retry = quotas.retryAfterSeconds.map { ", retry after \($0) s" } ?? ""
+            fields.append("Quota rejected", "'\(quotas.tenantID)' \(quotas.quota) after \(quotas.admitted) of \(quotas.limit)\(retry)")
+            fields.append("Refunded", "1 \(quotas.quota) charge, \(quotas.usedAfterRefund) of \(quotas.limit) used afterwards")
+            let retryAfter = rateLimits.retryAfterSeconds.map { ", Retry-After \($0) s" } ?? ""
+            fields.append(
+                "Rate limited",
+                "'\(rateLimits.tenantID)' \(rateLimits.admitted) of \(rateLimits.requests) requests admitted on key \(rateLimits.key)\(retryAfter)")
             fields.append("Rejected", "'\(rejectedTenantID)' with \(rejectionError)")
             let items = receipt.totalRemoved == 1 ? "item" : "items"
             fields.append("Purged", "'\(receipt.tenantID)', \(receipt.totalRemoved) \(items) removed")

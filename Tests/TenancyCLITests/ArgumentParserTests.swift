@@ -29,6 +29,16 @@ import Testing
         #expect(parsed.has("purge"))
     }
 
+    @Test func negativeNumberIsPositional() throws {
+        let parsed = try parser.parse(["acme", "-5"])
+        #expect(parsed.positionals == ["acme", "-5"])
+    }
+
+    @Test func dashLetterIsStillAnOption() throws {
+        #expect(throws: UsageError.self) { try parser.parse(["acme", "-5x"]) }
+        #expect(throws: UsageError.self) { try parser.parse(["acme", "-x"]) }
+    }
+
     @Test func optionsBetweenPositionals() throws {
         let parsed = try parser.parse(["acme", "--tier", "free", "globex"])
         #expect(parsed.positionals == ["acme", "globex"])

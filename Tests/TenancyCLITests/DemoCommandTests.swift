@@ -14,7 +14,11 @@ import Testing
         #expect(result.field("Tenants by status") == "1 trial, 1 active, 1 suspended, 1 deleted")
         #expect(result.field("Debates read") == "3 by 'acme-corporation', 2 by 'umbrella-labs', each only its own")
         #expect(result.field("Denied") == "2 cross-tenant statements, 2 audit records written")
-        #expect(result.field("Purged") == "'umbrella-labs', 3 items removed")
+        #expect(result.field("Purged") == "'umbrella-labs', 5 items removed")
+        let quotaRejected = try #require(result.field("Quota rejected"))
+        #expect(quotaRejected.hasPrefix("'umbrella-labs' debates after 10 of 10, retry after "))
+        #expect(result.field("Refunded") == "1 debates charge, 9 of 10 used afterwards")
+        #expect(result.field("Rate limited") == "'initech' 5 of 7 requests admitted on key api, Retry-After 6 s")
         let path = try #require(result.field("Database"))
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(result.stdout.contains("  tenancy sql --tenant acme-corporation \"SELECT * FROM debates\" --database sqlite:\(path)\n"))
@@ -69,6 +73,37 @@ import Testing
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
+    @Test func demoShowsQuotaAndRateLimitSections() async throws {
+        let workspace = try Workspace()
+        let result = try await workspace.run("demo")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("""
+            10 admitted, then charge 11 is rejected with QuotaExceeded:
+              quota 'debates' exceeded for tenant 'umbrella-labs': 10 used + 1 requested would pass the day limit of 10; retry after
+            """))
+        #expect(result.stdout.contains("""
+              quotas.refund(charge)        -> true, debates used 10 -> 9
+              quotas.refund(charge) again  -> false, debates used stays 9
+            """))
+        #expect(result.stdout.contains("\ndebates  day     9     10     1          [#########-] 90%  warning  "))
+        #expect(result.stdout.contains("""
+            REQUEST  RESULT    RateLimit           Retry-After
+            1        allowed   "starter";r=4;t=6   -
+            2        allowed   "starter";r=3;t=12  -
+            3        allowed   "starter";r=2;t=18  -
+            4        allowed   "starter";r=1;t=24  -
+            5        allowed   "starter";r=0;t=30  -
+            6        rejected  "starter";r=0;t=30  6
+            7        rejected  "starter";r=0;t=30  6
+
+            The first rejected request gets these header fields:
+              HTTP/1.1 429 Too Many Requests
+              RateLimit-Policy: "starter";q=5;w=30
+              RateLimit: "starter";r=0;t=30
+              Retry-After: 6
+            """))
+    }
+
     @Test func demoJSONWithDatabaseOption() async throws {
         let workspace = try Workspace()
         let result = try await workspace.run("demo", "--json")
@@ -83,10 +118,25 @@ import Testing
         #expect(summary["rejectionError"] as? String == "TenantSuspendedError")
         let receipt = try #require(summary["receipt"] as? [String: Any])
         #expect(receipt["tenantID"] as? String == "umbrella-labs")
-        #expect(receipt["totalRemoved"] as? Int == 3)
+        #expect(receipt["totalRemoved"] as? Int == 5)
         let steps = try #require(receipt["steps"] as? [[String: Any]])
-        #expect(steps.map { $0["purger"] as? String } == ["sqlite-protected-rows", "registry"])
-        #expect(steps.map { $0["removed"] as? Int } == [2, 1])
+        #expect(steps.map { $0["purger"] as? String } == ["quotas", "rate-limits", "sqlite-protected-rows", "registry"])
+        #expect(steps.map { $0["removed"] as? Int } == [2, 0, 2, 1])
+        let quotas = try #require(summary["quotas"] as? [String: Any])
+        #expect(quotas["tenantID"] as? String == "umbrella-labs")
+        #expect(quotas["quota"] as? String == "debates")
+        #expect(quotas["limit"] as? Int == 10)
+        #expect(quotas["admitted"] as? Int == 10)
+        #expect(quotas["usedAfterRefund"] as? Int == 9)
+        let retryAfter = try #require(quotas["retryAfterSeconds"] as? Int)
+        #expect(retryAfter > 0)
+        #expect(retryAfter <= 86_400)
+        let rateLimits = try #require(summary["rateLimits"] as? [String: Any])
+        #expect(rateLimits["tenantID"] as? String == "initech")
+        #expect(rateLimits["key"] as? String == "api")
+        #expect(rateLimits["requests"] as? Int == 7)
+        #expect(rateLimits["admitted"] as? Int == 5)
+        #expect(rateLimits["retryAfterSeconds"] as? Int == 6)
         let isolation = try #require(summary["isolation"] as? [String: Any])
         #expect(isolation["rowsSeen"] as? [String: Int] == ["acme-corporation": 3, "umbrella-labs": 2])
         #expect(isolation["deniedStatements"] as? Int == 2)

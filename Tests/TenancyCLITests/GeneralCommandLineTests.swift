@@ -4,11 +4,19 @@ import Testing
 /// End-to-end tests of what every command shares: help, the database option and the
 /// handling of unknown commands.
 @Suite struct GeneralCommandLineTests {
-    static let commandNames = ["create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "verify", "sql", "demo"]
+    static let commandNames = [
+        "create", "list", "show", "suspend", "activate", "delete", "purge-expired", "audit", "verify", "sql", "usage show",
+        "usage charge", "usage reset", "demo",
+    ]
+
+    /// Splits a command name such as `usage show` into its arguments.
+    func words(_ name: String) -> [String] {
+        name.split(separator: " ").map(String.init)
+    }
 
     @Test(arguments: commandNames)
     func helpOptionPrintsUsage(_ name: String) async throws {
-        let result = try await TenancyExecutable.run([name, "--help"])
+        let result = try await TenancyExecutable.run(words(name) + ["--help"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("usage: tenancy \(name)"))
         #expect(result.stdout.contains("--json"))
@@ -17,8 +25,8 @@ import Testing
 
     @Test(arguments: commandNames)
     func helpCommandPrintsSameHelp(_ name: String) async throws {
-        let viaOption = try await TenancyExecutable.run([name, "-h"])
-        let viaCommand = try await TenancyExecutable.run(["help", name])
+        let viaOption = try await TenancyExecutable.run(words(name) + ["-h"])
+        let viaCommand = try await TenancyExecutable.run(["help"] + words(name))
         #expect(viaCommand.status == 0)
         #expect(viaCommand.stdout == viaOption.stdout)
     }
@@ -37,7 +45,7 @@ import Testing
         #expect(result.stdout.contains("\n'tenancy --version' prints the version.\n"))
         #expect(result.stdout.hasSuffix("""
             4 rejected (invalid transition, suspended or unavailable tenant, id already exists,
-            a statement denied by the isolation guards, a finding of 'tenancy verify').
+            a statement denied by the isolation guards, a finding of 'tenancy verify', a quota exceeded).
 
             """))
     }

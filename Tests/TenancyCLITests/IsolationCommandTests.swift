@@ -159,8 +159,8 @@ struct IsolationWorkspace {
         #expect(result.status == 0, "\(result.stderr)")
         let receipt = try result.jsonObject()
         let steps = try #require(receipt["steps"] as? [[String: Any]])
-        #expect(steps.map { $0["purger"] as? String } == ["sqlite-protected-rows", "registry"])
-        #expect(steps.map { $0["removed"] as? Int } == [3, 1])
+        #expect(steps.map { $0["purger"] as? String } == ["quotas", "rate-limits", "sqlite-protected-rows", "registry"])
+        #expect(steps.map { $0["removed"] as? Int } == [0, 0, 3, 1])
         #expect(receipt["totalRemoved"] as? Int == 4)
 
         let other = try await fixture.run("sql", "--tenant", "tenant-b", "SELECT id FROM debates ORDER BY id", "--json")

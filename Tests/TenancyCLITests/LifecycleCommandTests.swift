@@ -182,9 +182,8 @@ import Testing
         #expect(receipt["totalRemoved"] as? Int == 1)
         #expect(receipt["requestedBy"] is NSNull)
         let steps = try #require(receipt["steps"] as? [[String: Any]])
-        #expect(steps.count == 1)
-        #expect(steps.first?["purger"] as? String == "registry")
-        #expect(steps.first?["removed"] as? Int == 1)
+        #expect(steps.map { $0["purger"] as? String } == ["quotas", "rate-limits", "registry"])
+        #expect(steps.map { $0["removed"] as? Int } == [0, 0, 1])
         #expect(receipt["changed"] as? Bool == true)
 
         let show = try await workspace.run("show", "acme", "--json")
@@ -225,7 +224,9 @@ import Testing
         #expect(result.stdout.hasPrefix("Deleted tenant 'acme' and purged its data.\n"))
         #expect(result.field("Tenant") == "acme")
         #expect(result.field("Items removed") == "1")
-        #expect(result.stdout.contains("\nregistry  1        "))
+        #expect(result.stdout.contains("\nquotas       0        "))
+        #expect(result.stdout.contains("\nrate-limits  0        "))
+        #expect(result.stdout.contains("\nregistry     1        "))
     }
 
     @Test func cancelOfDeletedIsRefused() async throws {

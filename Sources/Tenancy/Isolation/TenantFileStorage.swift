@@ -16,17 +16,26 @@ public import Foundation
 ///
 /// Tenant code reads and writes the files of the tenant in scope; operators measure and purge
 /// any tenant's files by id.
+///
+/// With a ``QuotaManager`` (`quotas`), the async ``write(_:to:)`` and ``delete(_:)`` keep the
+/// `storage_bytes` gauge equal to the bytes stored. A write charges its growth before the file
+/// lands, so a write that would pass the limit throws ``QuotaExceeded`` and stores nothing. A
+/// shrinking write or a delete lowers the gauge.
 public struct TenantFileStorage: Sendable {
     /// The directory holding one subdirectory per tenant.
     public let root: URL
+    /// The manager charged for `storage_bytes`, or nil for storage without a quota.
+    public let quotas: QuotaManager?
 
     /// The maximum length of a file name (the whole relative path), in bytes.
     public static let maximumNameLength = 1_024
 
     /// Opens the storage at `root`, creating the directory (mode 0700) when missing.
     ///
+    /// - Parameter quotas: the manager that the async ``write(_:to:)`` and ``delete(_:)``
+    ///   charge for the quota `storage_bytes`; nil stores files without a quota.
     /// - Throws: ``TenantFileError`` when the root cannot be created or is not a directory.
-    public init(root: String) throws {
+    public init(root: String, quotas: QuotaManager? = nil) throws {
         let url = URL(fileURLWithPath: root).standardizedFileURL
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -38,6 +47,7 @@ public struct TenantFileStorage: Sendable {
             throw TenantFileError(.io, "the file storage root is not a directory")
         }
         self.root = url
+        self.quotas = quotas
     }
 
     /// The directory of one tenant's files.
@@ -50,13 +60,73 @@ public struct TenantFileStorage: Sendable {
     /// Writes `data` to `name` in the current tenant's files, replacing any file there, and
     /// returns the change in the tenant's stored bytes (new size minus old size).
     ///
+    /// This form charges no quota, so storage with ``quotas`` rejects it: call the async form.
+    ///
     /// - Throws: ``NoTenantInScopeError``, ``TenantFileError`` for an invalid name, a symbolic
-    ///   link in the path, or an I/O failure.
+    ///   link in the path, an I/O failure, or storage with ``quotas``
+    ///   (``TenantFileError/Code/quotaNotCharged``).
     @discardableResult
     public func write(_ data: Data, to name: String) throws -> Int {
         let tenant = try requireCurrentTenant(operation: "TenantFileStorage.write")
+        try requireNoQuotas(operation: "write")
+        return try replaceFile(name, with: data, tenantID: tenant.id)
+    }
+
+    /// Writes `data` to `name` in the current tenant's files, replacing any file there, and
+    /// returns the change in the tenant's stored bytes (new size minus old size).
+    ///
+    /// With ``quotas``, a write that grows the tenant's bytes charges the growth to
+    /// `storage_bytes` before the file lands, and refunds the charge when the write fails. A
+    /// write that shrinks them lowers the gauge after the file is replaced.
+    ///
+    /// - Throws: ``QuotaExceeded`` when the growth would pass the tenant's `storage_bytes`
+    ///   limit, in which case the old file stays and nothing is charged. The errors of
+    ///   ``QuotaManager/checkAndIncrement(_:tenantID:by:)`` for a suspended or unknown tenant,
+    ///   ``NoTenantInScopeError``, and ``TenantFileError`` as the synchronous form. When
+    ///   lowering the gauge fails after a shrinking write, the file is already replaced and
+    ///   that error is thrown.
+    @discardableResult
+    public func write(_ data: Data, to name: String) async throws -> Int {
+        let tenant = try requireCurrentTenant(operation: "TenantFileStorage.write")
+        guard let quotas else {
+            return try replaceFile(name, with: data, tenantID: tenant.id)
+        }
+
+        // The growth is measured before the file lands, so a concurrent write to the same name
+        // can make the real change differ. The gauge follows the real change downwards below.
+        // NOTE: when the real change is larger than the charge, the gauge stays low by the
+        // difference. Serialize writes to one name, or rebuild the gauge with
+        // QuotaManager.reset and a charge of usage(of:).
+        let growth = data.count - (try currentSize(of: name, tenantID: tenant.id) ?? 0)
+        var charge: QuotaCharge?
+        if growth > 0 {
+            charge = try await quotas.checkAndIncrement(QuotaCatalog.storageBytes, tenantID: tenant.id, by: growth)
+        }
+
+        let change: Int
+        do {
+            change = try replaceFile(name, with: data, tenantID: tenant.id)
+        } catch {
+            if let charge {
+                // The write error is the one the caller needs. A refund that fails too leaves
+                // the gauge high by `growth` bytes.
+                _ = try? await quotas.refund(charge)
+            }
+            throw error
+        }
+
+        let overcharge = max(growth, 0) - change
+        if overcharge > 0 {
+            try await quotas.decrement(QuotaCatalog.storageBytes, tenantID: tenant.id, by: overcharge)
+        }
+        return change
+    }
+
+    /// Writes the file through a temporary file renamed into place and returns the change in
+    /// stored bytes.
+    private func replaceFile(_ name: String, with data: Data, tenantID: TenantID) throws -> Int {
         let components = try Self.validatedComponents(name)
-        let directory = try openTenantDirectory(tenant.id, create: true)
+        let directory = try openTenantDirectory(tenantID, create: true)
         defer { close(directory) }
         let parent = try openParent(of: components, from: directory, create: true)
         defer { if parent != directory { close(parent) } }
@@ -118,13 +188,37 @@ public struct TenantFileStorage: Sendable {
 
     /// Deletes the file `name` of the current tenant and returns the bytes it freed, or nil
     /// when there was no such file.
+    ///
+    /// This form lowers no quota gauge, so storage with ``quotas`` rejects it: call the async
+    /// form.
     @discardableResult
     public func delete(_ name: String) throws -> Int? {
         let tenant = try requireCurrentTenant(operation: "TenantFileStorage.delete")
+        try requireNoQuotas(operation: "delete")
+        return try deleteFile(name, tenantID: tenant.id)
+    }
+
+    /// Deletes the file `name` of the current tenant and returns the bytes it freed, or nil
+    /// when there was no such file. With ``quotas``, the freed bytes are subtracted from the
+    /// `storage_bytes` gauge.
+    ///
+    /// - Throws: ``NoTenantInScopeError``, ``TenantFileError``, or the error of
+    ///   ``QuotaManager/decrement(_:tenantID:by:)``, thrown after the file is deleted.
+    @discardableResult
+    public func delete(_ name: String) async throws -> Int? {
+        let tenant = try requireCurrentTenant(operation: "TenantFileStorage.delete")
+        let freed = try deleteFile(name, tenantID: tenant.id)
+        if let quotas, let freed, freed > 0 {
+            try await quotas.decrement(QuotaCatalog.storageBytes, tenantID: tenant.id, by: freed)
+        }
+        return freed
+    }
+
+    private func deleteFile(_ name: String, tenantID: TenantID) throws -> Int? {
         let components = try Self.validatedComponents(name)
         let directory: Int32
         do {
-            directory = try openTenantDirectory(tenant.id, create: false)
+            directory = try openTenantDirectory(tenantID, create: false)
         } catch let error as TenantFileError where error.code == .notFound {
             return nil
         }
@@ -140,6 +234,35 @@ public struct TenantFileStorage: Sendable {
         guard let size = Self.regularFileSize(components.last!, in: parent) else { return nil }
         guard unlinkat(parent, components.last!, 0) == 0 else { throw TenantFileError.fromErrno("delete", name: name) }
         return size
+    }
+
+    /// Returns the size of the regular file `name` of a tenant, or nil when there is none,
+    /// creating no directory.
+    private func currentSize(of name: String, tenantID: TenantID) throws -> Int? {
+        let components = try Self.validatedComponents(name)
+        let directory: Int32
+        do {
+            directory = try openTenantDirectory(tenantID, create: false)
+        } catch let error as TenantFileError where error.code == .notFound {
+            return nil
+        }
+        defer { close(directory) }
+        let parent: Int32
+        do {
+            parent = try openParent(of: components, from: directory, create: false)
+        } catch let error as TenantFileError where error.code == .notFound {
+            return nil
+        }
+        defer { if parent != directory { close(parent) } }
+        return Self.regularFileSize(components.last!, in: parent)
+    }
+
+    private func requireNoQuotas(operation: String) throws {
+        if quotas != nil {
+            throw TenantFileError(
+                .quotaNotCharged,
+                "the synchronous TenantFileStorage.\(operation) cannot charge the storage_bytes quota of this storage: call 'try await storage.\(operation)(...)'")
+        }
     }
 
     /// Returns the names of the current tenant's files, sorted.
@@ -276,6 +399,9 @@ public struct TenantFileError: Error, Hashable, Sendable, CustomStringConvertibl
         case notFound
         /// The operating system refused or failed the operation.
         case io
+        /// A synchronous write or delete on storage with a quota manager. Only the async forms
+        /// keep the `storage_bytes` gauge right.
+        case quotaNotCharged
     }
 
     public let code: Code
