@@ -91,6 +91,13 @@ final class ConnectionGuard: @unchecked Sendable {
         if action != SQLITE_READ && (lowered == "sqlite_schema" || lowered == "sqlite_master" || lowered == "sqlite_temp_master") {
             return "writing the schema table is not allowed in a tenant scope"
         }
+        // One sqlite_sequence serves every AUTOINCREMENT table of the file, the audit trail's
+        // included: setting a counter to the maximum makes every later insert into that table
+        // fail, and reading it counts other tenants' activity. SQLite's own counter updates do
+        // not pass the authorizer, so AUTOINCREMENT inserts still work.
+        if mode == .pooledTenant, lowered == "sqlite_sequence" {
+            return "the table sqlite_sequence contains counters of every tenant and is not accessible in a tenant scope"
+        }
         if mode == .pooledTenant, lowered.hasSuffix(ProtectedTableNames.baseSuffix) {
             let view = String(table.dropLast(ProtectedTableNames.baseSuffix.count))
             let names = ProtectedTableNames(view: view)

@@ -1,0 +1,59 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancySQLite
+
+/// SQLite's internal tables contain state shared by every tenant of the file, so tenant SQL must
+/// not read or change them.
+@Suite("SQLite internal tables in a tenant scope")
+struct SQLiteInternalTableTests {
+    @Test("sqlite_sequence is denied", arguments: [
+        "UPDATE sqlite_sequence SET seq = 9223372036854775807",
+        "DELETE FROM sqlite_sequence",
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('x', 1)",
+        "SELECT seq FROM sqlite_sequence",
+    ])
+    func sequenceTableDenied(sql: String) async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+
+        let error = await isolationError { _ = try await a.query(SQLiteQuery(unsafeSQL: sql)) }
+
+        #expect(error?.code == .denied)
+        #expect(error?.message.contains("sqlite_sequence") == true)
+    }
+
+    @Test("audit trail still appends after an attempt on sqlite_sequence")
+    func auditSurvivesSequenceAttack() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+
+        _ = try? await a.execute("UPDATE sqlite_sequence SET seq = 9223372036854775807")
+        let record = AuditRecord(
+            time: Date().truncatedToMilliseconds, tenantID: fixture.tenantB.id, principalID: nil,
+            action: .isolationDenied, outcome: .denied, detail: "probe")
+        let stored = try await fixture.manager.audit.append(record)
+
+        #expect(try #require(stored.sequence) < 1_000)
+    }
+
+    @Test("an application table with AUTOINCREMENT still takes tenant inserts")
+    func autoincrementTableWorks() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        try await fixture.database.write { connection in
+            try connection.execute("CREATE TABLE app_log (number INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL)")
+        }
+        let a = try await fixture.handle(fixture.tenantA)
+
+        let changed = try await a.execute("INSERT INTO app_log (message) VALUES ('hello')")
+
+        #expect(changed == 1)
+        let numbers = try await fixture.database.read { connection in
+            try connection.query("SELECT number FROM app_log").map { try $0.integer("number") }
+        }
+        #expect(numbers == [1])
+    }
+}
