@@ -57,3 +57,30 @@ struct SQLiteInternalTableTests {
         #expect(numbers == [1])
     }
 }
+
+@Suite("SQLite connection counters in a tenant scope")
+struct SQLiteConnectionCounterTests {
+    @Test("change counters are denied in the pool", arguments: ["SELECT total_changes() AS count", "SELECT changes() AS count"])
+    func changeCountersDenied(sql: String) async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+        let b = try await fixture.handle(fixture.tenantB)
+        try await b.execute("UPDATE debates SET rounds = 5")
+
+        let error = await isolationError { _ = try await a.query(SQLiteQuery(unsafeSQL: sql)) }
+
+        #expect(error?.code == .denied)
+    }
+
+    @Test("execute still counts changed rows without the SQL counters")
+    func executeCountsRows() async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+
+        let changed = try await a.execute("UPDATE debates SET rounds = 7")
+
+        #expect(changed == 3)
+    }
+}

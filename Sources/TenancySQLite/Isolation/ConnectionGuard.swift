@@ -33,6 +33,9 @@ final class ConnectionGuard: @unchecked Sendable {
     static let allowedPragmas: Set<String> = ["table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"]
     /// Functions no tenant statement may call.
     static let deniedFunctions: Set<String> = ["load_extension", "fts3_tokenizer"]
+    /// Functions that count the changes made on the connection by any tenant, denied in the
+    /// pool. Through a protected view `changes()` is 0 anyway.
+    static let sharedCounterFunctions: Set<String> = ["changes", "total_changes"]
     /// Built-in virtual tables that expose other tenants' pages or statistics.
     static let deniedTables: Set<String> = ["dbstat", "sqlite_dbpage", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"]
 
@@ -65,7 +68,11 @@ final class ConnectionGuard: @unchecked Sendable {
             return tableDenialReason(action: action, table: first ?? "", context: context)
         case SQLITE_FUNCTION:
             let name = (second ?? "").lowercased()
-            return Self.deniedFunctions.contains(name) ? "the function \(name)() is not allowed in a tenant scope" : nil
+            if Self.deniedFunctions.contains(name) { return "the function \(name)() is not allowed in a tenant scope" }
+            if mode == .pooledTenant, Self.sharedCounterFunctions.contains(name) {
+                return "the function \(name)() counts the changes of every tenant on the shared connection and is not allowed on pooled tables; use the row count that execute returns"
+            }
+            return nil
         case SQLITE_PRAGMA:
             let name = (first ?? "").lowercased()
             return Self.allowedPragmas.contains(name) ? nil : "PRAGMA \(name) is not allowed in a tenant scope"
