@@ -58,6 +58,36 @@ struct SQLiteInternalTableTests {
     }
 }
 
+extension SQLiteInternalTableTests {
+    @Test("sqlite_stmt is denied on readers and the writer")
+    func statementTableDenied() async throws {
+        let fixture = try await IsolationFixture(readers: 1)
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+        let b = try await fixture.handle(fixture.tenantB)
+        _ = try await b.query(SQLiteQuery(unsafeSQL: "SELECT id FROM topics WHERE name = 'Secret topic of B'"))
+
+        let readerError = await isolationError { _ = try await a.query("SELECT sql FROM sqlite_stmt") }
+        let writerError = await isolationError {
+            _ = try await a.transaction { transaction in try transaction.query("SELECT sql FROM sqlite_stmt") }
+        }
+
+        #expect(readerError?.code == .denied)
+        #expect(writerError?.code == .denied)
+    }
+
+    @Test("schema tables stay readable", arguments: ["sqlite_schema", "sqlite_master", "main.sqlite_schema", "sqlite_temp_schema"])
+    func schemaTablesReadable(table: String) async throws {
+        let fixture = try await IsolationFixture()
+        defer { fixture.remove() }
+        let a = try await fixture.handle(fixture.tenantA)
+
+        let rows = try await a.query(SQLiteQuery(unsafeSQL: "SELECT count(*) AS objects FROM \(table) WHERE name = 'debates'"))
+
+        #expect(try rows.map { try $0.integer("objects") } == [table == "sqlite_temp_schema" ? 0 : 1])
+    }
+}
+
 @Suite("SQLite connection counters in a tenant scope")
 struct SQLiteConnectionCounterTests {
     @Test("change counters are denied in the pool", arguments: ["SELECT total_changes() AS count", "SELECT changes() AS count"])
