@@ -46,6 +46,9 @@ final class ConnectionGuard: @unchecked Sendable {
         let code = sqlite3_create_function_v2(handle, "current_tenant", 0, flags, userData, currentTenantFunction, nil, nil, nil)
         guard code == SQLITE_OK else { throw SQLiteError(connection: handle, code: code, operation: "register current_tenant()") }
         sqlite3_set_authorizer(handle, authorizerCallback, userData)
+        // NOTE: SQLite calls the progress handler only between instructions, so one call of
+        // instr, replace, LIKE or GLOB on long arguments (cost: the product of their lengths)
+        // runs past the time limit. Arguments up to the length limit can run for hours.
         sqlite3_progress_handler(handle, 1_000, progressCallback, userData)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit)
     }
