@@ -33,6 +33,9 @@ final class ConnectionGuard: @unchecked Sendable {
     static let allowedPragmas: Set<String> = ["table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"]
     /// Functions no tenant statement may call.
     static let deniedFunctions: Set<String> = ["load_extension", "fts3_tokenizer"]
+    /// Functions that count the changes made on the connection by any tenant, denied in the
+    /// pool. Through a protected view `changes()` is 0 anyway.
+    static let sharedCounterFunctions: Set<String> = ["changes", "total_changes"]
     /// Built-in virtual tables that expose other tenants' pages or statistics.
     static let deniedTables: Set<String> = ["dbstat", "sqlite_dbpage", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"]
 
@@ -43,6 +46,9 @@ final class ConnectionGuard: @unchecked Sendable {
         let code = sqlite3_create_function_v2(handle, "current_tenant", 0, flags, userData, currentTenantFunction, nil, nil, nil)
         guard code == SQLITE_OK else { throw SQLiteError(connection: handle, code: code, operation: "register current_tenant()") }
         sqlite3_set_authorizer(handle, authorizerCallback, userData)
+        // NOTE: SQLite calls the progress handler only between instructions, so one call of
+        // instr, replace, LIKE or GLOB on long arguments (cost: the product of their lengths)
+        // runs past the time limit. Arguments up to the length limit can run for hours.
         sqlite3_progress_handler(handle, 1_000, progressCallback, userData)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit)
     }
@@ -65,7 +71,11 @@ final class ConnectionGuard: @unchecked Sendable {
             return tableDenialReason(action: action, table: first ?? "", context: context)
         case SQLITE_FUNCTION:
             let name = (second ?? "").lowercased()
-            return Self.deniedFunctions.contains(name) ? "the function \(name)() is not allowed in a tenant scope" : nil
+            if Self.deniedFunctions.contains(name) { return "the function \(name)() is not allowed in a tenant scope" }
+            if mode == .pooledTenant, Self.sharedCounterFunctions.contains(name) {
+                return "the function \(name)() counts the changes of every tenant on the shared connection and is not allowed on pooled tables; use the row count that execute returns"
+            }
+            return nil
         case SQLITE_PRAGMA:
             let name = (first ?? "").lowercased()
             return Self.allowedPragmas.contains(name) ? nil : "PRAGMA \(name) is not allowed in a tenant scope"
@@ -90,6 +100,13 @@ final class ConnectionGuard: @unchecked Sendable {
         }
         if action != SQLITE_READ && (lowered == "sqlite_schema" || lowered == "sqlite_master" || lowered == "sqlite_temp_master") {
             return "writing the schema table is not allowed in a tenant scope"
+        }
+        // One sqlite_sequence serves every AUTOINCREMENT table of the file, the audit trail's
+        // included: setting a counter to the maximum makes every later insert into that table
+        // fail, and reading it counts other tenants' activity. SQLite's own counter updates do
+        // not pass the authorizer, so AUTOINCREMENT inserts still work.
+        if mode == .pooledTenant, lowered == "sqlite_sequence" {
+            return "the table sqlite_sequence contains counters of every tenant and is not accessible in a tenant scope"
         }
         if mode == .pooledTenant, lowered.hasSuffix(ProtectedTableNames.baseSuffix) {
             let view = String(table.dropLast(ProtectedTableNames.baseSuffix.count))
