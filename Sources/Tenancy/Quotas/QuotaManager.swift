@@ -65,16 +65,21 @@ public final class QuotaManager: Sendable {
     ///   ``ValidationError`` for an unknown quota or an amount outside 1 to
     ///   ``QuotaConfig/maximumAmount``; ``TenantNotFoundError``, ``TenantSuspendedError`` or
     ///   ``TenantUnavailableError`` with a registry attached.
+    // It runs on the caller's executor, so a standalone decision in memory, which never
+    // suspends, costs no executor switch. Paths that reach a store or registry still hop.
     @discardableResult
-    public func checkAndIncrement(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
+    nonisolated(nonsending) public func checkAndIncrement(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
         guard let configured = standalone?.quota(named: quota) else {
             return try await checkAndIncrement([(quota, amount)], tenantID: tenantID)
         }
-        // The name is valid, because the configuration that names it was validated.
-        try Self.validateAmount(amount, quota: configured.name)
+        // The name is valid, because the configuration that names it was validated. The amount
+        // is checked inline, because the call that builds the error costs a few nanoseconds.
+        if amount < 1 || amount > QuotaConfig.maximumAmount {
+            try Self.validateAmount(amount, quota: configured.name)
+        }
         let now = clock.now()
-        if configured.lines.count == 1, let memoryStore {
-            return try chargeInMemory(configured.lines[0], of: configured.name, tenantID: tenantID, amount: amount, now: now, store: memoryStore)
+        if let only = configured.onlyTenantLine, let memoryStore {
+            return try chargeInMemory(only, of: configured.name, tenantID: tenantID, amount: amount, now: now, store: memoryStore)
         }
         let nowMilliseconds = now.millisecondsSince1970
         let lines = configured.lines.map {
@@ -105,7 +110,7 @@ public final class QuotaManager: Sendable {
     /// Charges the one line of a standalone quota in memory: the decision of the general path
     /// with no array, no suspension point and one hash of the counter key.
     private func chargeInMemory(
-        _ configured: QuotaStandaloneTable.Line, of quota: String, tenantID: TenantID, amount: Int, now: Date, store: InMemoryQuotaStore
+        _ configured: QuotaStandaloneTable.TenantLine, of quota: String, tenantID: TenantID, amount: Int, now: Date, store: InMemoryQuotaStore
     ) throws -> QuotaCharge {
         let nowMilliseconds = now.millisecondsSince1970
         let line = configured.chargeLine(quota: quota, tenantID: tenantID, amount: amount, nowMilliseconds: nowMilliseconds)

@@ -7,11 +7,38 @@ import Foundation
 /// name here and reads each window from its slot, with no `Calendar` call, dictionary or lock
 /// on the way to the store.
 struct QuotaStandaloneTable: Sendable {
-    /// One configured windowed or gauge quota.
-    struct Quota: Sendable {
+    /// One configured windowed or gauge quota. It is a class, so a lookup copies one
+    /// reference instead of the name and the array.
+    final class Quota: Sendable {
         let name: String
         /// In the order the general path builds them: the tenant's periods, then aggregates.
         let lines: [Line]
+        /// The tenant's counter when it is the only line, the common case with a fast path.
+        let onlyTenantLine: TenantLine?
+
+        init(name: String, lines: [Line]) {
+            self.name = name
+            self.lines = lines
+            if lines.count == 1, lines[0].aggregate == nil {
+                onlyTenantLine = TenantLine(period: lines[0].period, limit: lines[0].limit, slot: lines[0].slot)
+            } else {
+                onlyTenantLine = nil
+            }
+        }
+    }
+
+    /// The tenant's own counter of a quota, without the subject that ``Line`` carries.
+    struct TenantLine: Sendable {
+        let period: QuotaPeriod
+        let limit: Int
+        /// Nil for a gauge, whose window is ``QuotaWindow/unbounded``.
+        let slot: QuotaWindowSlot?
+
+        func chargeLine(quota: String, tenantID: TenantID, amount: Int, nowMilliseconds: Int64) -> QuotaChargeLine {
+            QuotaChargeLine(
+                key: QuotaCounterKey(subject: .tenant(tenantID), quota: quota, period: period),
+                window: slot?.window(containing: nowMilliseconds) ?? .unbounded, amount: amount, limit: limit)
+        }
     }
 
     /// One counter that a charge of the quota adds to.

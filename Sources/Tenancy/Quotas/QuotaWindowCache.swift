@@ -67,7 +67,9 @@ final class QuotaZoneWindows: Sendable {
 
     func slot(_ period: QuotaPeriod) -> QuotaWindowSlot {
         precondition(period != .none, "a gauge has no window slot")
-        return slots[QuotaPeriod.allCases.firstIndex(of: period)!]
+        let slot = slots[Int(period.ordinal)]
+        precondition(slot.period == period, "window slots are stored in QuotaPeriod.allCases order")
+        return slot
     }
 }
 
