@@ -32,7 +32,11 @@ struct QuotaStandaloneTable: Sendable {
         let period: QuotaPeriod
         let limit: Int
         /// Nil for a gauge, whose window is ``QuotaWindow/unbounded``.
-        let slot: QuotaWindowSlot?
+        ///
+        /// Unowned, so copying the line costs no reference count. That is sound because the
+        /// manager's ``QuotaWindowCache`` keeps every slot it returned for as long as the
+        /// manager lives, and the manager owns this table.
+        unowned(unsafe) let slot: QuotaWindowSlot?
 
         func chargeLine(quota: String, tenantID: TenantID, amount: Int, nowMilliseconds: Int64) -> QuotaChargeLine {
             QuotaChargeLine(
