@@ -20,7 +20,18 @@ public final class InMemoryQuotaStore: QuotaStore {
     public init() {}
 
     public func charge(_ lines: [QuotaChargeLine]) async throws -> QuotaChargeOutcome {
-        state.withLock { state in
+        chargeNow(lines)
+    }
+
+    /// Applies ``charge(_:)`` without a suspension point, for a manager that owns this store.
+    func chargeNow(_ lines: [QuotaChargeLine]) -> QuotaChargeOutcome {
+        if lines.count == 1 {
+            return switch chargeNow(lines[0]) {
+            case .charged(let used): .charged(usedAfter: [used])
+            case .rejected(let used): .rejected(lineIndex: 0, used: used)
+            }
+        }
+        return state.withLock { state in
             var updated: [StoredQuotaCounter] = []
             for (index, line) in lines.enumerated() {
                 let current = (state.counters[line.key] ?? StoredQuotaCounter(window: line.window, used: 0)).seen(in: line.window)
@@ -33,6 +44,32 @@ public final class InMemoryQuotaStore: QuotaStore {
                 state.counters[line.key] = counter
             }
             return .charged(usedAfter: updated.map(\.used))
+        }
+    }
+
+    /// The outcome of a one-line charge: the counter's value after it, or its value when
+    /// the charge was rejected.
+    enum SingleChargeOutcome {
+        case charged(usedAfter: Int)
+        case rejected(used: Int)
+    }
+
+    /// Charges one line as ``charge(_:)`` does, hashing its key once and allocating nothing
+    /// once the counter exists.
+    func chargeNow(_ line: QuotaChargeLine) -> SingleChargeOutcome {
+        state.withLock { state in
+            guard let index = state.counters.index(forKey: line.key) else {
+                guard line.amount <= line.limit else { return .rejected(used: 0) }
+                state.counters[line.key] = StoredQuotaCounter(window: line.window, used: line.amount)
+                return .charged(usedAfter: line.amount)
+            }
+            let current = state.counters.values[index].seen(in: line.window)
+            if current.used > line.limit - line.amount {
+                return .rejected(used: current.used)
+            }
+            let used = current.used + line.amount
+            state.counters.values[index] = StoredQuotaCounter(window: current.window, used: used)
+            return .charged(usedAfter: used)
         }
     }
 

@@ -8,19 +8,49 @@ public struct QuotaCharge: Hashable, Sendable, Codable, Identifiable {
     /// The charge id; a refund is applied at most once per id.
     public let id: UUID
     public let tenantID: TenantID
-    /// Every counter charged: each quota period of the tenant and each aggregate.
-    public let lines: [QuotaChargeLine]
     /// The instant the manager's clock read for the charge.
     public let chargedAt: Date
-    /// The value of each line's counter right after the charge, in line order.
-    public let usedAfter: [Int]
+    private let charged: ChargedLines
+
+    /// The lines of a charge. Most charges have one line, which is kept inline so that a
+    /// charge allocates no arrays.
+    private enum ChargedLines: Sendable {
+        case one(QuotaChargeLine, usedAfter: Int)
+        case many([QuotaChargeLine], usedAfter: [Int])
+    }
 
     package init(id: UUID, tenantID: TenantID, lines: [QuotaChargeLine], chargedAt: Date, usedAfter: [Int]) {
         self.id = id
         self.tenantID = tenantID
-        self.lines = lines
         self.chargedAt = chargedAt
-        self.usedAfter = usedAfter
+        if lines.count == 1, usedAfter.count == 1 {
+            charged = .one(lines[0], usedAfter: usedAfter[0])
+        } else {
+            charged = .many(lines, usedAfter: usedAfter)
+        }
+    }
+
+    package init(id: UUID, tenantID: TenantID, line: QuotaChargeLine, chargedAt: Date, usedAfter: Int) {
+        self.id = id
+        self.tenantID = tenantID
+        self.chargedAt = chargedAt
+        charged = .one(line, usedAfter: usedAfter)
+    }
+
+    /// Every counter charged: each quota period of the tenant and each aggregate.
+    public var lines: [QuotaChargeLine] {
+        switch charged {
+        case .one(let line, _): [line]
+        case .many(let lines, _): lines
+        }
+    }
+
+    /// The value of each line's counter right after the charge, in line order.
+    public var usedAfter: [Int] {
+        switch charged {
+        case .one(_, let used): [used]
+        case .many(_, let used): used
+        }
     }
 
     /// The quota names charged, in the order the caller named them.
@@ -30,6 +60,43 @@ public struct QuotaCharge: Hashable, Sendable, Codable, Identifiable {
             names.append(line.key.quota)
         }
         return names
+    }
+
+    // Equality, hashing and coding use the fields id, tenantID, lines, chargedAt and usedAfter,
+    // in this order and under these keys, whether the lines are stored inline or in an array.
+    private enum CodingKeys: String, CodingKey {
+        case id, tenantID, lines, chargedAt, usedAfter
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(UUID.self, forKey: .id), tenantID: try container.decode(TenantID.self, forKey: .tenantID),
+            lines: try container.decode([QuotaChargeLine].self, forKey: .lines),
+            chargedAt: try container.decode(Date.self, forKey: .chargedAt),
+            usedAfter: try container.decode([Int].self, forKey: .usedAfter))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(tenantID, forKey: .tenantID)
+        try container.encode(lines, forKey: .lines)
+        try container.encode(chargedAt, forKey: .chargedAt)
+        try container.encode(usedAfter, forKey: .usedAfter)
+    }
+
+    public static func == (lhs: QuotaCharge, rhs: QuotaCharge) -> Bool {
+        lhs.id == rhs.id && lhs.tenantID == rhs.tenantID && lhs.lines == rhs.lines && lhs.chargedAt == rhs.chargedAt
+            && lhs.usedAfter == rhs.usedAfter
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(tenantID)
+        hasher.combine(lines)
+        hasher.combine(chargedAt)
+        hasher.combine(usedAfter)
     }
 }
 

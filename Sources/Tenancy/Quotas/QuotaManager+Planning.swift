@@ -20,12 +20,17 @@ struct QuotaPlan {
     let shedLines: Set<Int>
 
     func refusal(at index: Int, used: Int) -> QuotaExceeded {
-        let line = lines[index]
+        Self.refusal(of: lines[index], used: used, tenantID: tenantID, shed: shedLines.contains(index), nowMilliseconds: nowMilliseconds)
+    }
+
+    /// Returns the error for a line that would pass its limit with `used` units already in
+    /// its window.
+    static func refusal(of line: QuotaChargeLine, used: Int, tenantID: TenantID, shed: Bool, nowMilliseconds: Int64) -> QuotaExceeded {
         let window = line.window
         let waitingHelps = !window.isUnbounded && line.amount <= line.limit
         return QuotaExceeded(
             quotaName: line.key.quota, limit: line.limit, used: used, requested: line.amount, period: line.key.period,
-            tenantID: tenantID, subject: line.key.subject, shed: shedLines.contains(index),
+            tenantID: tenantID, subject: line.key.subject, shed: shed,
             retryAfter: waitingHelps ? .milliseconds(window.endMilliseconds - nowMilliseconds) : nil,
             resetsAt: window.end)
     }
@@ -52,16 +57,8 @@ extension QuotaManager {
     /// - Throws: ``ValidationError`` for an invalid or unknown name, or a lease quota.
     func limits(of quota: String, for tenant: QuotaTenant) throws -> [(period: QuotaPeriod, limit: Int)] {
         try QuotaCatalog.validateName(quota)
-        var byPeriod: [QuotaPeriod: Int] = [:]
-        if let limits = tenant.limits {
-            for (period, keyPath) in QuotaCatalog.tierLimits(quota) {
-                byPeriod[period] = limits[keyPath: keyPath]
-            }
-        }
-        for limit in config.limits where limit.name == quota {
-            byPeriod[limit.period] = min(byPeriod[limit.period] ?? .max, limit.limit)
-        }
-        if byPeriod.isEmpty {
+        let limits = Self.effectiveLimits(of: quota, tenantLimits: tenant.limits, config: config)
+        if limits.isEmpty {
             if isLeaseQuota(quota, for: tenant) {
                 throw ValidationError(
                     .invalidArgument, field: "quota",
@@ -69,9 +66,27 @@ extension QuotaManager {
             }
             throw unknownQuota(quota, for: tenant)
         }
-        return QuotaPeriod.allCases.compactMap { period in
-            byPeriod[period].map { (period, min(max($0, 0), QuotaConfig.maximumAmount)) }
+        return limits
+    }
+
+    /// Returns the effective limit of each period of `quota` in period order, clamped to 0 to
+    /// ``QuotaConfig/maximumAmount``. It is empty when neither the tenant nor the configuration
+    /// limits the quota. Standalone managers pass nil `tenantLimits`.
+    static func effectiveLimits(of quota: String, tenantLimits: TenantLimits?, config: QuotaConfig) -> [(period: QuotaPeriod, limit: Int)] {
+        let tierLimits = tenantLimits == nil ? [] : QuotaCatalog.tierLimits(quota)
+        var limits: [(period: QuotaPeriod, limit: Int)] = []
+        for period in QuotaPeriod.allCases {
+            var limit = tenantLimits.flatMap { tenantLimits in
+                tierLimits.first { $0.period == period }.map { tenantLimits[keyPath: $0.value] }
+            }
+            for configured in config.limits where configured.name == quota && configured.period == period {
+                limit = min(limit ?? .max, configured.limit)
+            }
+            if let limit {
+                limits.append((period, min(max(limit, 0), QuotaConfig.maximumAmount)))
+            }
         }
+        return limits
     }
 
     /// Returns the effective limit of a lease quota.
@@ -118,11 +133,17 @@ extension QuotaManager {
 
     /// Returns the aggregate limits that a charge of `quota` by this tenant also charges.
     func aggregates(of quota: String, for tenant: QuotaTenant) -> [QuotaAggregateLimit] {
+        Self.aggregates(of: quota, tier: tenant.tier, config: config)
+    }
+
+    /// Returns the aggregate limits that a charge of `quota` by a tenant of `tier` also
+    /// charges. A standalone manager passes a nil tier and gets the global ones.
+    static func aggregates(of quota: String, tier: TenantTier?, config: QuotaConfig) -> [QuotaAggregateLimit] {
         config.aggregates.filter { aggregate in
             guard aggregate.limit.name == quota else { return false }
             switch aggregate.subject {
             case .global: return true
-            case .tier(let tier): return tier == tenant.tier
+            case .tier(let aggregateTier): return aggregateTier == tier
             case .tenant: return false
             }
         }
@@ -141,11 +162,14 @@ extension QuotaManager {
         guard !amounts.isEmpty else {
             throw ValidationError(.invalidArgument, field: "quota", message: "no quota named: name at least one quota to charge")
         }
+        // Most charges name one to a few quotas, where a scan of the earlier names costs less
+        // than building a set.
         var seen: Set<String> = []
-        for (quota, amount) in amounts {
+        for (index, (quota, amount)) in amounts.enumerated() {
             try QuotaCatalog.validateName(quota)
             try Self.validateAmount(amount, quota: quota)
-            if !seen.insert(quota).inserted {
+            let named = amounts.count <= 8 ? amounts[..<index].contains { $0.0 == quota } : !seen.insert(quota).inserted
+            if named {
                 throw ValidationError(
                     .invalidArgument, field: "quota",
                     message: "quota '\(quota)' is named twice in one charge: name each quota once with the total amount")

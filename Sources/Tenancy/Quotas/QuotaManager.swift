@@ -21,6 +21,11 @@ public final class QuotaManager: Sendable {
 
     let windows = QuotaWindowCache()
     let logger: TenancyLogger
+    /// The configured quotas' lines, for a standalone manager; nil with a registry, where
+    /// limits and time zones vary per tenant and per call.
+    let standalone: QuotaStandaloneTable?
+    /// The store when it is in memory, so a decision calls it without a suspension point.
+    let memoryStore: InMemoryQuotaStore?
 
     /// Creates a manager.
     ///
@@ -41,6 +46,8 @@ public final class QuotaManager: Sendable {
         self.tenants = tenants
         self.clock = clock
         self.logger = logger
+        self.memoryStore = store as? InMemoryQuotaStore
+        self.standalone = tenants == nil ? try Self.standaloneTable(config, windows: windows) : nil
     }
 
     /// Creates a manager over the registry of a ``TenantManager``, using its clock.
@@ -58,9 +65,27 @@ public final class QuotaManager: Sendable {
     ///   ``ValidationError`` for an unknown quota or an amount outside 1 to
     ///   ``QuotaConfig/maximumAmount``; ``TenantNotFoundError``, ``TenantSuspendedError`` or
     ///   ``TenantUnavailableError`` with a registry attached.
+    // It runs on the caller's executor, so a standalone decision in memory, which never
+    // suspends, costs no executor switch. Paths that reach a store or registry still hop.
     @discardableResult
-    public func checkAndIncrement(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
-        try await checkAndIncrement([(quota, amount)], tenantID: tenantID)
+    nonisolated(nonsending) public func checkAndIncrement(_ quota: String, tenantID: TenantID, by amount: Int = 1) async throws -> QuotaCharge {
+        guard let configured = standalone?.quota(named: quota) else {
+            return try await checkAndIncrement([(quota, amount)], tenantID: tenantID)
+        }
+        // The name is valid, because the configuration that names it was validated. The amount
+        // is checked inline, because the call that builds the error costs a few nanoseconds.
+        if amount < 1 || amount > QuotaConfig.maximumAmount {
+            try Self.validateAmount(amount, quota: configured.name)
+        }
+        let now = clock.now()
+        if let only = configured.onlyTenantLine, let memoryStore {
+            return try chargeInMemory(only, of: configured.name, tenantID: tenantID, amount: amount, now: now, store: memoryStore)
+        }
+        let nowMilliseconds = now.millisecondsSince1970
+        let lines = configured.lines.map {
+            $0.chargeLine(quota: configured.name, tenantID: tenantID, amount: amount, nowMilliseconds: nowMilliseconds)
+        }
+        return try await charge(QuotaPlan(tenantID: tenantID, now: now, nowMilliseconds: nowMilliseconds, lines: lines, shedLines: []))
     }
 
     /// Charges several quotas, each with its own amount, all in one atomic step or none.
@@ -79,17 +104,41 @@ public final class QuotaManager: Sendable {
     }
 
     func checkAndIncrement(_ amounts: [(String, Int)], tenantID: TenantID) async throws -> QuotaCharge {
-        let plan = try await plan(amounts, tenantID: tenantID)
-        switch try await store.charge(plan.lines) {
+        try await charge(try await plan(amounts, tenantID: tenantID))
+    }
+
+    /// Charges the one line of a standalone quota in memory: the decision of the general path
+    /// with no array, no suspension point and one hash of the counter key.
+    private func chargeInMemory(
+        _ configured: QuotaStandaloneTable.TenantLine, of quota: String, tenantID: TenantID, amount: Int, now: Date, store: InMemoryQuotaStore
+    ) throws -> QuotaCharge {
+        let nowMilliseconds = now.millisecondsSince1970
+        let line = configured.chargeLine(quota: quota, tenantID: tenantID, amount: amount, nowMilliseconds: nowMilliseconds)
+        switch store.chargeNow(line) {
         case .charged(let usedAfter):
-            return QuotaCharge(id: UniqueID.next(), tenantID: tenantID, lines: plan.lines, chargedAt: plan.now, usedAfter: usedAfter)
-        case .rejected(let index, let used):
-            let refusal = plan.refusal(at: index, used: used)
-            logger.info(
-                "quota refused",
-                ["tenant.id": tenantID.rawValue, "quota.name": refusal.quotaName, "quota.subject": refusal.subject.storageKey])
-            throw refusal
+            return QuotaCharge(id: UniqueID.next(), tenantID: tenantID, line: line, chargedAt: now, usedAfter: usedAfter)
+        case .rejected(let used):
+            throw refused(QuotaPlan.refusal(of: line, used: used, tenantID: tenantID, shed: false, nowMilliseconds: nowMilliseconds))
         }
+    }
+
+    /// Applies a plan in one call to the store.
+    private func charge(_ plan: QuotaPlan) async throws -> QuotaCharge {
+        let outcome = if let memoryStore { memoryStore.chargeNow(plan.lines) } else { try await store.charge(plan.lines) }
+        switch outcome {
+        case .charged(let usedAfter):
+            return QuotaCharge(id: UniqueID.next(), tenantID: plan.tenantID, lines: plan.lines, chargedAt: plan.now, usedAfter: usedAfter)
+        case .rejected(let index, let used):
+            throw refused(plan.refusal(at: index, used: used))
+        }
+    }
+
+    /// Logs a refusal and returns it, for the caller to throw.
+    private func refused(_ refusal: QuotaExceeded) -> QuotaExceeded {
+        logger.info(
+            "quota refused",
+            ["tenant.id": refusal.tenantID.rawValue, "quota.name": refusal.quotaName, "quota.subject": refusal.subject.storageKey])
+        return refusal
     }
 
     /// Returns whether a charge of `amount` units would be admitted now, charging nothing.

@@ -18,6 +18,18 @@ public enum QuotaPeriod: String, CaseIterable, Hashable, Sendable, Codable, Cust
 
     public var description: String { rawValue }
 
+    /// The position of this period in ``allCases``, without a search.
+    var ordinal: UInt8 {
+        switch self {
+        case .minute: 0
+        case .hour: 1
+        case .day: 2
+        case .week: 3
+        case .month: 4
+        case .none: 5
+        }
+    }
+
     /// Creates a period from its name, as configuration files and the CLI spell it.
     ///
     /// - Throws: ``ValidationError`` naming the value and the known periods.

@@ -45,6 +45,13 @@ public struct QuotaCounterKey: Hashable, Sendable, Codable {
         self.quota = quota
         self.period = period
     }
+
+    // The synthesized hash would hash the period's raw value, a third string per lookup.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(subject)
+        hasher.combine(quota)
+        hasher.combine(period.ordinal)
+    }
 }
 
 /// One counter a charge adds to, with the window the manager computed and the limit to keep.

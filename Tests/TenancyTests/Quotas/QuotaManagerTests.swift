@@ -207,6 +207,62 @@ struct QuotaManagerTests {
         #expect(admitted == 120)
     }
 
+    @Test("standalone charge includes the global aggregate")
+    func standaloneGlobalAggregate() async throws {
+        let config = QuotaConfig(
+            limits: [QuotaLimit(name: "debates", limit: 10, period: .day)],
+            aggregates: [QuotaAggregateLimit(.global, QuotaLimit(name: "debates", limit: 3, period: .day))])
+        let (quotas, _, store) = try standaloneQuotas(config)
+        let first = try await quotas.checkAndIncrement("debates", tenantID: "tenant-one", by: 2)
+        #expect(first.lines.map(\.key.subject) == [.tenant("tenant-one"), .global])
+        #expect(first.usedAfter == [2, 2])
+        try await quotas.checkAndIncrement("debates", tenantID: "tenant-two")
+
+        let error = await thrownError { try await quotas.checkAndIncrement("debates", tenantID: "tenant-two") }
+        let exceeded = try #require(error as? QuotaExceeded)
+        #expect(exceeded.subject == .global)
+        #expect(exceeded.used == 3)
+        #expect(exceeded.limit == 3)
+        #expect(exceeded.retryAfter == .seconds(86_400))
+
+        #expect(try await quotas.refund(first))
+        let day = QuotaPeriod.day.window(containing: instant("2026-01-01T00:00:00Z"), in: TimeZone(identifier: "UTC")!)
+        let global = QuotaCounterKey(subject: .global, quota: "debates", period: .day)
+        let two = QuotaCounterKey(subject: .tenant("tenant-two"), quota: "debates", period: .day)
+        #expect(try await store.used([(global, day), (two, day)]) == [1, 1])
+    }
+
+    @Test("standalone day counter resets at UTC midnight")
+    func standaloneDayRollover() async throws {
+        let (quotas, clock, _) = try standaloneQuotas(QuotaConfig(maxDebatesPerDay: 2), at: "2026-01-01T23:59:59Z")
+        try await quotas.checkAndIncrement("debates", tenantID: "acme-corp", by: 2)
+        let error = await thrownError { try await quotas.checkAndIncrement("debates", tenantID: "acme-corp") }
+        #expect((error as? QuotaExceeded)?.retryAfter == .seconds(1))
+        clock.advance(by: .seconds(1))
+        let charge = try await quotas.checkAndIncrement("debates", tenantID: "acme-corp")
+        #expect(charge.usedAfter == [1])
+        #expect(charge.lines.first?.window.startMilliseconds == milliseconds("2026-01-02T00:00:00Z"))
+    }
+
+    @Test("charges survive a JSON round trip", arguments: [1, 2])
+    func chargeCoding(quotaCount: Int) async throws {
+        let (quotas, _, _) = try standaloneQuotas(QuotaConfig(maxDebatesPerDay: 5, maxAPICallsPerHour: 5))
+        let charge = quotaCount == 1
+            ? try await quotas.checkAndIncrement("debates", tenantID: "acme-corp", by: 2)
+            : try await quotas.checkAndIncrement(["debates": 2, "api_requests": 3], tenantID: "acme-corp")
+        #expect(charge.lines.count == quotaCount)
+        let data = try JSONEncoder().encode(charge)
+        let decoded = try JSONDecoder().decode(QuotaCharge.self, from: data)
+        #expect(decoded == charge)
+        #expect(decoded.hashValue == charge.hashValue)
+        #expect(decoded.lines == charge.lines)
+        #expect(decoded.usedAfter == charge.usedAfter)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == ["id", "tenantID", "lines", "chargedAt", "usedAfter"])
+        #expect(try await quotas.refund(decoded))
+        #expect(try await quotas.usage(tenantID: "acme-corp").map(\.used) == [0, 0])
+    }
+
     @Test("lower tiers are shed near the global budget")
     func shedding() async throws {
         let manager = TenantManager()

@@ -78,6 +78,33 @@ struct QuotaWindowTests {
         #expect(earlier == first)
     }
 
+    @Test("cache stays exact while tasks roll windows over")
+    func cacheConcurrentRollover() async throws {
+        let cache = QuotaWindowCache()
+        let base = milliseconds("2026-01-01T00:00:00Z")
+        // Each task walks through 200 minutes at its own pace, so the one cached minute window
+        // is replaced while other tasks read it. A torn read would pair one window's start
+        // with another's end.
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var mismatches = 0
+                    for step in 0..<4_000 {
+                        let instant = base + Int64((step * (task + 1)) % 200) * 60_000 + Int64(step % 60) * 1_000
+                        let window = try cache.window(.minute, containing: instant, timeZone: "UTC")
+                        let start = instant - instant % 60_000
+                        if window.startMilliseconds != start || window.endMilliseconds != start + 60_000 {
+                            mismatches += 1
+                        }
+                    }
+                    return mismatches
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test("cache rejects an unknown time zone")
     func cacheRejectsUnknownZone() {
         #expect(throws: ValidationError.self) {
