@@ -61,7 +61,7 @@ extension DemoCommand {
         guard let rejection, let lastCharge = charges.last else {
             throw DemoFailure("'\(tenant.id)' was rejected before any \(demoQuota) charge was admitted")
         }
-        let retryAfterSeconds = rejection.retryAfter.map(ChargeOutput.secondsRoundedUp)
+        let retryAfterSeconds = rejection.retryAfterSeconds
         var lines = [
             "\(tenant.id) (\(tenant.tier) tier) starts debates, each charging quotas.checkAndIncrement(\"\(demoQuota)\", tenantID:):",
             "\(charges.count) admitted, then charge \(charges.count + 1) is rejected with QuotaExceeded:",

@@ -112,7 +112,7 @@ struct ChargeOutput: Encodable {
             used = refusal.used
             requested = refusal.requested
             shed = refusal.shed
-            retryAfterSeconds = refusal.retryAfter.map(ChargeOutput.secondsRoundedUp)
+            retryAfterSeconds = refusal.retryAfterSeconds
             resetsAt = refusal.resetsAt
         }
 
@@ -167,12 +167,6 @@ struct ChargeOutput: Encodable {
         chargedAt = nil
         counters = []
         self.refusal = Refusal(refusal)
-    }
-
-    /// Rounds a duration up to whole seconds, as the error message does.
-    static func secondsRoundedUp(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds + (attoseconds > 0 ? 1 : 0)
     }
 
     private enum CodingKeys: String, CodingKey {

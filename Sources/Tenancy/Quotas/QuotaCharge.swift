@@ -139,16 +139,27 @@ public struct QuotaExceeded: Error, Hashable, Sendable, CustomStringConvertible 
         self.resetsAt = resetsAt
     }
 
+    /// ``retryAfter`` rounded up to whole seconds, as HTTP's `Retry-After` and the description
+    /// give it; nil when waiting would not help.
+    public var retryAfterSeconds: Int64? {
+        retryAfter.map { duration in
+            let (seconds, attoseconds) = duration.components
+            return seconds + (attoseconds > 0 ? 1 : 0)
+        }
+    }
+
     public var description: String {
+        // A gauge (period none) has one limit with no window, so the period is not named.
+        let windowed = period == .none ? "" : "\(period) "
         let counter: String
         switch subject {
-        case .tenant: counter = "the \(period) limit"
-        case .tier(let tier): counter = "the \(period) limit shared by the \(tier) tier"
-        case .global: counter = shed ? "the share of the global \(period) limit open to its tier" : "the global \(period) limit"
+        case .tenant: counter = "the \(windowed)limit"
+        case .tier(let tier): counter = "the \(windowed)limit shared by the \(tier) tier"
+        case .global: counter = shed ? "the share of the global \(windowed)limit open to its tier" : "the global \(windowed)limit"
         }
         var text = "quota '\(quotaName)' exceeded for tenant '\(tenantID)': \(used) used + \(requested) requested would pass \(counter) of \(limit)"
-        if let retryAfter {
-            text += "; retry after \(retryAfter.components.seconds + (retryAfter.components.attoseconds > 0 ? 1 : 0)) s"
+        if let retryAfterSeconds {
+            text += "; retry after \(retryAfterSeconds) s"
         }
         return text
     }
