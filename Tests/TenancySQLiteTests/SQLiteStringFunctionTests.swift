@@ -133,6 +133,36 @@ struct SQLiteStringFunctionTests {
         }
     }
 
+    /// SQLite turns prefix LIKE and GLOB into an index range only for its own functions, so
+    /// the replacements lose that optimization. An explicit range still uses the index.
+    @Test("prefix LIKE and GLOB scan the index")
+    func prefixPatternsScanIndex() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let library = try SQLiteConnection(path: directory.path("functions.sqlite"))
+        let plain = try PlainSQLiteConnection(lengthLimit: SQLiteConnection.defaultLengthLimit)
+        let schema = """
+            CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT);
+            CREATE INDEX t_name ON t (name);
+            CREATE INDEX t_code ON t (code);
+            """
+        try await library.executeScript(schema)
+        try plain.executeScript(schema)
+        let like = "EXPLAIN QUERY PLAN SELECT id FROM t WHERE name LIKE 'abc%'"
+        let glob = "EXPLAIN QUERY PLAN SELECT id FROM t WHERE code GLOB 'abc*'"
+        let range = "EXPLAIN QUERY PLAN SELECT id FROM t WHERE name >= 'abc' AND name < 'abd'"
+
+        func libraryPlan(_ sql: String) async throws -> String {
+            try await library.query(sql).map { try $0.text("detail") }.joined(separator: "\n")
+        }
+
+        #expect(try await libraryPlan(like) == "SCAN t USING COVERING INDEX t_name")
+        #expect(plain.plan(like) == "SEARCH t USING COVERING INDEX t_name (name>? AND name<?)")
+        #expect(try await libraryPlan(glob) == "SCAN t USING COVERING INDEX t_code")
+        #expect(plain.plan(glob) == "SEARCH t USING COVERING INDEX t_code (code>? AND code<?)")
+        #expect(try await libraryPlan(range) == "SEARCH t USING COVERING INDEX t_name (name>? AND name<?)")
+    }
+
     @Test("random patterns match SQLite's built-ins")
     func randomPatternsMatchBuiltIns() async throws {
         let directory = try TemporaryDirectory()
@@ -235,6 +265,25 @@ final class PlainSQLiteConnection {
 
     deinit {
         sqlite3_close_v2(handle)
+    }
+
+    func executeScript(_ sql: String) throws {
+        let code = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard code == SQLITE_OK else { throw SQLiteError(connection: handle, code: code, operation: "execute script") }
+    }
+
+    /// Returns the `detail` column of an `EXPLAIN QUERY PLAN` statement, one line per row.
+    func plan(_ sql: String) -> String {
+        var statement: OpaquePointer?
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            return "error: \(String(cString: sqlite3_errmsg(handle)))"
+        }
+        var lines: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            lines.append(String(cString: sqlite3_column_text(statement, 3)))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Runs a query returning one text column, as ``SQLiteStringFunctionTests/evaluate(_:)``

@@ -50,6 +50,8 @@ final class ConnectionGuard: @unchecked Sendable {
         // SQLite calls the progress handler only between instructions, and one call of instr,
         // replace, LIKE or GLOB is one instruction whose cost is the product of its argument
         // lengths. The replacements check the deadline themselves.
+        // NOTE: trim, ltrim and rtrim with a second argument are not replaced and still run past
+        // the limit, at a cost of about the characters removed times that argument's length.
         sqlite3_progress_handler(handle, 1_000, progressCallback, userData)
         try TimeLimitedStringFunctions.register(on: handle, userData: userData)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit)

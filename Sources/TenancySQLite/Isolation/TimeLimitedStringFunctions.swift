@@ -1,5 +1,9 @@
 internal import CSQLite
+#if canImport(Darwin)
+import Darwin
+#else
 import Glibc
+#endif
 
 /// Replacements for SQLite's `instr`, `replace`, `like` and `glob` that stop at the statement
 /// deadline.
@@ -13,6 +17,8 @@ import Glibc
 /// set (the platform mode) a call always runs to the end.
 ///
 /// `LIKE` is case-insensitive for ASCII letters only, as SQLite's default is without ICU.
+/// NOTE: `PRAGMA case_sensitive_like` puts SQLite's own `like` back on the connection. With a
+/// SQLite built with ICU, whose `like` folds more than ASCII, the replacement's results differ.
 enum TimeLimitedStringFunctions {
     /// Registers the replacements on a connection, with the guard as user data.
     static func register(on handle: OpaquePointer, userData: UnsafeMutableRawPointer) throws {
