@@ -39,17 +39,21 @@ final class ConnectionGuard: @unchecked Sendable {
     /// Built-in virtual tables that expose other tenants' pages or statistics.
     static let deniedTables: Set<String> = ["dbstat", "sqlite_dbpage", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"]
 
-    /// Installs the function, the authorizer, the progress handler and the length limit.
+    /// Installs the function, the authorizer, the progress handler, the time-limited string
+    /// functions and the length limit.
     func install(on handle: OpaquePointer, lengthLimit: Int32) throws {
         let userData = Unmanaged.passUnretained(self).toOpaque()
         let flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS
         let code = sqlite3_create_function_v2(handle, "current_tenant", 0, flags, userData, currentTenantFunction, nil, nil, nil)
         guard code == SQLITE_OK else { throw SQLiteError(connection: handle, code: code, operation: "register current_tenant()") }
         sqlite3_set_authorizer(handle, authorizerCallback, userData)
-        // NOTE: SQLite calls the progress handler only between instructions, so one call of
-        // instr, replace, LIKE or GLOB on long arguments (cost: the product of their lengths)
-        // runs past the time limit. Arguments up to the length limit can run for hours.
+        // SQLite calls the progress handler only between instructions, and one call of instr,
+        // replace, LIKE or GLOB is one instruction whose cost is the product of its argument
+        // lengths. The replacements check the deadline themselves.
+        // NOTE: trim, ltrim and rtrim with a second argument are not replaced and still run past
+        // the limit, at a cost of about the characters removed times that argument's length.
         sqlite3_progress_handler(handle, 1_000, progressCallback, userData)
+        try TimeLimitedStringFunctions.register(on: handle, userData: userData)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit)
     }
 
