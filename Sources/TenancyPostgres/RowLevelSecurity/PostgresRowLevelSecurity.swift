@@ -1,5 +1,5 @@
 import Foundation
-public import Tenancy
+import Tenancy
 
 /// Row-level security for pooled tenant tables: the roles, the binding check the policies
 /// call, and the policies themselves.

@@ -1,6 +1,6 @@
 internal import CCrypto
 import Foundation
-public import Tenancy
+import Tenancy
 
 /// The key that signs tenant bindings, shared by the application process and the database.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-public import Tenancy
+import Tenancy
 
 extension PostgresTenantDatabase {
     /// Checks, as the application role, that row-level security holds for it, and throws

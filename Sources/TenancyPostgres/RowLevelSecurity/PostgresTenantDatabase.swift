@@ -98,25 +98,34 @@ public struct PostgresTenantHandle: Sendable {
 
 /// The statements of one tenant transaction; valid only inside
 /// ``PostgresTenantHandle/transaction(_:)``'s closure.
-public struct PostgresTenantTransaction: Sendable {
-    let connection: PostgresConnection
-    let binding: PostgresStatement
+///
+/// It holds closures that capture the connection inside the transaction's isolated closure,
+/// instead of calling `assumeIsolated` on the connection: that check fails there, because the
+/// body runs off the connection's queue (see ``PostgresConnection/transaction(_:)``).
+public struct PostgresTenantTransaction {
+    let runBound: (PostgresQuery) throws -> PostgresResult
+    let runUnbound: (PostgresQuery) throws -> PostgresResult
+
+    init(connection: isolated PostgresConnection, binding: PostgresStatement) {
+        runBound = { query in try connection.pipeline([binding, query.statement])[1] }
+        runUnbound = { query in try connection.run(query.sql, query.arguments) }
+    }
 
     /// Runs a statement as the tenant and returns its rows.
     public func query(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try run(query).rows
+        try runBound(query).rows
     }
 
     /// Runs a statement as the tenant and returns the number of rows it changed.
     @discardableResult
     public func execute(_ query: PostgresQuery) throws -> Int {
-        try run(query).affectedRows
+        try runBound(query).affectedRows
     }
 
-    private func run(_ query: PostgresQuery) throws -> PostgresResult {
-        try connection.assumeIsolated { connection in
-            try connection.pipeline([binding, query.statement])[1]
-        }
+    /// Runs a statement without sending the binding again, so it sees whatever earlier
+    /// statements of the transaction left in the settings. For probes of forged bindings.
+    func queryWithoutRebinding(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try runUnbound(query).rows
     }
 }
 
