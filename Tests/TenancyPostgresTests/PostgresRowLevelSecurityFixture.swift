@@ -55,7 +55,7 @@ struct RowLevelSecurityFixture {
         try await rls.protect(table: "notes", schema: rls.schema, owner: owner, applicationRole: applicationRole)
     }
 
-    /// A has items a1, a2 and note 1; B has item b1 and notes 1, 2.
+    /// Inserts items a1, a2 and note 1 for A, and item b1 and notes 1, 2 for B.
     func seed() async throws {
         let asA = tenants.handle(forID: tenantA)
         let asB = tenants.handle(forID: tenantB)
@@ -65,23 +65,23 @@ struct RowLevelSecurityFixture {
         try await asB.execute("INSERT INTO \(unsafeSQL: notes) (tenant_id, id, body) VALUES (\(tenantB), 1, 'b note'), (\(tenantB), 2, 'b note 2')")
     }
 
-    /// The item ids a handle bound to `tenant` sees.
+    /// Returns the item ids that a handle bound to `tenant` reads.
     func itemIDs(as tenant: TenantID) async throws -> [String] {
         try await tenants.handle(forID: tenant).query("SELECT id FROM \(unsafeSQL: items) ORDER BY id").map { try $0.text("id") }
     }
 
-    /// The rows of `tenant` that the owner role sees when it binds `tenant` itself, read to
-    /// check what another tenant's statements left behind.
+    /// Returns the number of rows a handle bound to `tenant` reads in `table`, to check what
+    /// another tenant's statements left behind.
     func rowCount(of tenant: TenantID, in table: String) async throws -> Int64 {
         try await tenants.handle(forID: tenant).query("SELECT count(*) AS n FROM \(unsafeSQL: table)")[0].integer("n")
     }
 
-    /// The binding statement for `tenant` with the tag of `minute`.
+    /// Returns the binding statement for `tenant` with the tag of `minute`.
     func bindStatement(_ tenant: TenantID, minute: Int64) -> PostgresStatement {
         PostgresStatement(Self.bindSQL, [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))])
     }
 
-    /// The server's current minute since 1970.
+    /// Returns the server's current minute since 1970.
     func serverMinute() async throws -> Int64 {
         try await pool.query("SELECT floor(date_part('epoch', now()) / 60)::int8 AS minute")[0].integer("minute")
     }

@@ -109,7 +109,7 @@ public struct PostgresIsolationVerifier: Sendable {
         return (tables, findings)
     }
 
-    /// The start-up check's role rules, as findings instead of an error.
+    /// Applies the start-up check's role rules and returns each problem as a finding.
     private func roleFindings() async throws -> [IsolationReport.Finding] {
         let rls = tenants.rowLevelSecurity
         var findings: [IsolationReport.Finding] = []
@@ -159,21 +159,27 @@ public struct PostgresIsolationVerifier: Sendable {
             }
         }
 
-        // SECURITY DEFINER functions whose source or recorded dependencies name a tenant
-        // table, other than the library's own. The source match is textual.
-        // NOTE: a body that builds a table name at run time (EXECUTE with format) is not found.
+        // SECURITY DEFINER functions that name a tenant table, other than the library's own:
+        // through recorded dependencies (SQL-standard bodies), or in the source text when it
+        // names the table and either its schema or the function is in the table's schema.
+        // NOTE: the text match misses a body that builds the name at run time (EXECUTE with
+        // format) and may report a function that only mentions the name.
         let functions = try await tenants.database.query(
             """
             SELECT p.oid::regprocedure::text AS name
             FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
             WHERE p.prosecdef AND NOT (n.nspname OPERATOR(pg_catalog.=) $2 AND p.proname OPERATOR(pg_catalog.=) 'current_tenant')
               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-              AND (EXISTS (SELECT FROM pg_catalog.unnest($3::text[]) AS table_name WHERE pg_catalog.strpos(pg_catalog.lower(p.prosrc), pg_catalog.lower(table_name)) OPERATOR(pg_catalog.>) 0)
+              AND (EXISTS (SELECT FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])) AS t(schema_name, table_name)
+                           WHERE pg_catalog.strpos(pg_catalog.lower(p.prosrc), pg_catalog.lower(t.table_name)) OPERATOR(pg_catalog.>) 0
+                             AND (n.nspname OPERATOR(pg_catalog.=) t.schema_name
+                                  OR pg_catalog.strpos(pg_catalog.lower(p.prosrc), pg_catalog.lower(t.schema_name)) OPERATOR(pg_catalog.>) 0))
                 OR EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) p.oid
                            AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
                            AND d.refobjid OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.to_regclass(name)::oid FROM pg_catalog.unnest($1::text[]) AS name)))
             ORDER BY 1
-            """, [.text(Self.textArray(tableNames)), .text(rls.schema), .text(Self.textArray(protected.map(\.name)))])
+            """,
+            [.text(Self.textArray(tableNames)), .text(rls.schema), .text(Self.textArray(protected.map(\.schema))), .text(Self.textArray(protected.map(\.name)))])
         for function in functions {
             let name = try function.text("name")
             findings.append(.init(subject: name, message: "the SECURITY DEFINER function \(name) reads a tenant table with its owner's rights; make it SECURITY INVOKER"))
@@ -185,11 +191,11 @@ public struct PostgresIsolationVerifier: Sendable {
             SELECT n.nspname::text AS schema_name, c.relname::text AS table_name
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
             JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant_id' AND NOT a.attisdropped
-            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname OPERATOR(pg_catalog.<>) $1
+            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND n.nspname NOT LIKE 'pg\\_%' AND c.relname NOT LIKE 'tenancy\\_%'
-              AND ($2::text[] IS NULL OR n.nspname OPERATOR(pg_catalog.=) ANY ($2::text[]))
+              AND ($1::text[] IS NULL OR n.nspname OPERATOR(pg_catalog.=) ANY ($1::text[]))
             ORDER BY 1, 2
-            """, [.text(rls.schema), schemas.map { .text(Self.textArray($0)) } ?? .null])
+            """, [schemas.map { .text(Self.textArray($0)) } ?? .null])
         let protectedSet = Set(protected)
         for row in unprotected {
             let table = PostgresRowLevelSecurity.TableName(schema: try row.text("schema_name"), name: try row.text("table_name"))

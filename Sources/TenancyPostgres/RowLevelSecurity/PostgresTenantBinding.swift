@@ -77,7 +77,7 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
     public var description: String { "PostgresBindingSecret(redacted)" }
     public var debugDescription: String { description }
 
-    /// The key XOR-ed with HMAC's inner (0x36) or outer (0x5c) pad, for the database's copy.
+    /// Returns the key XOR-ed with HMAC's inner (0x36) or outer (0x5c) pad, for the database's copy.
     func paddedKey(_ pad: UInt8) -> [UInt8] {
         (bytes + [UInt8](repeating: 0, count: 64 - bytes.count)).map { $0 ^ pad }
     }
@@ -133,7 +133,7 @@ enum HMACSHA256 {
     }
 }
 
-/// How tenant statements tell the database which tenant they run as.
+/// The way tenant statements tell the database which tenant they run as.
 public enum PostgresTenantBinding: Sendable {
     /// The default: the tenant id and a tag signed with the secret, checked by the database,
     /// so SQL that sets `tenancy.tenant_id` itself sees no rows of the tenant it names.
@@ -150,7 +150,7 @@ public enum PostgresTenantBinding: Sendable {
         }
     }
 
-    /// The statement that binds `tenant` (or, for nil, binds no tenant) for the rest of the
+    /// Returns the statement that binds `tenant` (or, for nil, no tenant) for the rest of the
     /// transaction. It always sets both settings, so no value left on a pooled connection's
     /// session by earlier SQL is ever used.
     func statement(tenant: TenantID?, now: Date = Date()) -> PostgresStatement {

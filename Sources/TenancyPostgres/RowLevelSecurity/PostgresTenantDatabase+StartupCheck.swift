@@ -31,7 +31,7 @@ extension PostgresTenantDatabase {
         try await checkBindingVerifies(role: role)
     }
 
-    /// One row per role the current role is or can become: itself and every role it is a
+    /// Returns the query with one row per role the current role is or can become: itself and every role it is a
     /// member of, followed through `pg_auth_members` to any depth.
     static func roleChainSQL(_ quotedSchema: String) -> String {
         """

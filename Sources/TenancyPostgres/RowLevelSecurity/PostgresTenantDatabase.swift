@@ -10,14 +10,20 @@ public import Tenancy
 /// tag every time, so nothing earlier SQL left in the session (`SET`, `set_config(..., false)`)
 /// is ever used.
 ///
+/// NOTE: tenant SQL can copy its valid binding into session settings
+/// (`set_config(..., false)`), which then last on that connection for the tag's two-minute
+/// window. Every statement of this library binds a tenant or none, so only code that uses
+/// ``database`` directly, without binding, can see that tenant's rows; keep the pool for
+/// tenant handles.
+///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
 public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// The application role's pool; use it for tenant handles only.
     public let database: PostgresDatabase
-    /// How statements bind their tenant.
+    /// The binding mode of every statement.
     public let binding: PostgresTenantBinding
-    /// Where the policies' function and the tenant table list live.
+    /// The schema with the policies' function and the tenant table list.
     public let rowLevelSecurity: PostgresRowLevelSecurity
 
     public var placement: IsolationPlacement { .pool }
@@ -99,7 +105,7 @@ public struct PostgresTenantHandle: Sendable {
 /// The statements of one tenant transaction; valid only inside
 /// ``PostgresTenantHandle/transaction(_:)``'s closure.
 ///
-/// It holds closures that capture the connection inside the transaction's isolated closure,
+/// It stores closures that capture the connection inside the transaction's isolated closure,
 /// instead of calling `assumeIsolated` on the connection: that check fails there, because the
 /// body runs off the connection's queue (see ``PostgresConnection/transaction(_:)``).
 public struct PostgresTenantTransaction {
