@@ -180,15 +180,17 @@ struct PostgresRowLevelSecurityRoleTests {
                 """)
             try await owner.execute("CREATE TABLE \(schema).loose (tenant_id text NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id))")
             try await owner.execute("ALTER TABLE \(fixture.notes) NO FORCE ROW LEVEL SECURITY")
+            try await owner.execute("GRANT CREATE ON SCHEMA \(schema) TO \(fixture.pool.configuration.user)")
 
             let report = try await PostgresIsolationVerifier(fixture.tenants, owner: owner, schemas: [fixture.rls.schema]).verify()
             let subjects = report.findings.map(\.subject)
             #expect(subjects == [
-                "\(fixture.rls.schema).count_items()", "\(fixture.rls.schema).item_view", "\(fixture.rls.schema).loose", "\(fixture.rls.schema).notes",
+                fixture.rls.schema, "\(fixture.rls.schema).count_items()", "\(fixture.rls.schema).item_view", "\(fixture.rls.schema).loose", "\(fixture.rls.schema).notes",
             ])
             #expect(report.findings.first { $0.subject.hasSuffix("item_view") }?.message.contains("security_invoker = true") == true)
             #expect(report.findings.first { $0.subject.hasSuffix("count_items()") }?.message.contains("SECURITY DEFINER") == true)
             #expect(report.findings.first { $0.subject.hasSuffix("notes") }?.message.contains("not forced") == true)
+            #expect(report.findings.first { $0.subject == fixture.rls.schema }?.message.contains("may create objects") == true)
             #expect(report.tables.first { $0.name.hasSuffix("notes") }?.filtered == false)
             #expect(report.passed == false)
         }

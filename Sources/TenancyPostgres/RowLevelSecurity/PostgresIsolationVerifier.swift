@@ -11,8 +11,9 @@ public import Tenancy
 public struct PostgresIsolationVerifier: Sendable {
     let tenants: PostgresTenantDatabase
     let owner: PostgresDatabase
-    /// The schemas searched for unprotected tables with a `tenant_id` column; nil for every
-    /// schema except the system ones and the library's.
+    /// The schemas searched for unprotected tables with a `tenant_id` column and for schemas
+    /// where the application role may create objects; nil for every schema except the system
+    /// ones.
     let schemas: [String]?
 
     public init(_ tenants: PostgresTenantDatabase, owner: PostgresDatabase, schemas: [String]? = nil) {
@@ -183,6 +184,21 @@ public struct PostgresIsolationVerifier: Sendable {
         for function in functions {
             let name = try function.text("name")
             findings.append(.init(subject: name, message: "the SECURITY DEFINER function \(name) reads a tenant table with its owner's rights; make it SECURITY INVOKER"))
+        }
+
+        // Schemas where the application role may create objects. The binding check names
+        // every object with its schema, so this is no bypass, but such a role could shadow
+        // unqualified names in the application's own SQL.
+        let creatable = try await tenants.database.query(
+            """
+            SELECT n.nspname::text AS name FROM pg_catalog.pg_namespace n
+            WHERE pg_catalog.has_schema_privilege(n.oid, 'CREATE') AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+              AND ($1::text[] IS NULL OR n.nspname OPERATOR(pg_catalog.=) ANY ($1::text[]))
+            ORDER BY 1
+            """, [schemas.map { .text(Self.textArray($0)) } ?? .null])
+        for schema in creatable {
+            let name = try schema.text("name")
+            findings.append(.init(subject: name, message: "the application role may create objects in schema \(name); REVOKE CREATE ON SCHEMA \(name) FROM it and from PUBLIC"))
         }
 
         // Tables with a tenant_id column that are not protected.
