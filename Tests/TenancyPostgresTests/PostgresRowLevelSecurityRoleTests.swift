@@ -120,7 +120,16 @@ struct PostgresRowLevelSecurityRoleTests {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
             let error = try await Self.openAs(fixture, setUp: ["GRANT pg_read_all_data TO ROLE"])
             #expect(error?.code == .unsafeRole)
-            #expect(error?.message.contains("can read the binding secret") == true)
+            #expect(error?.message.contains("can read or change the binding secret") == true)
+        }
+    }
+
+    @Test("pg_write_all_data member is rejected")
+    func writeAllDataRejected() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let error = try await Self.openAs(fixture, setUp: ["GRANT pg_write_all_data TO ROLE"])
+            #expect(error?.code == .unsafeRole)
+            #expect(error?.message.contains("can read or change the binding secret") == true)
         }
     }
 

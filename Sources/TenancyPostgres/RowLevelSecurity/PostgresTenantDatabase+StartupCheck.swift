@@ -5,10 +5,10 @@ extension PostgresTenantDatabase {
     /// Checks, as the application role, that row-level security holds for it, and throws
     /// naming the first problem and its fix.
     ///
-    /// Refused: a role that is superuser, has `BYPASSRLS`, owns a tenant table, the library's
-    /// schema or a function in it, or (verified binding) can read the binding secret; and any
-    /// role that is a member of such a role, directly or through other roles, with or without
-    /// `INHERIT` (a member can `SET ROLE` to it). Then a probe binding must verify: the
+    /// Rejected: a role that is superuser, has `BYPASSRLS`, owns a tenant table, the library's
+    /// schema or a function in it, or (verified binding) can read or change the binding
+    /// secret. Also rejected: a member of such a role, directly or through other roles, with
+    /// or without `INHERIT`, because a member can `SET ROLE` to it. Then a probe binding must verify: the
     /// database must return the probe tenant for a correct binding and, with the verified
     /// binding, nothing for the tenant id without its tag.
     ///
@@ -49,7 +49,7 @@ extension PostgresTenantDatabase {
             EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND n.nspowner OPERATOR(pg_catalog.=) r.oid) AS owns_schema,
             (SELECT pg_catalog.string_agg(p.proname::text, ', ' ORDER BY p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proowner OPERATOR(pg_catalog.=) r.oid) AS owned_functions,
-            pg_catalog.has_table_privilege(r.oid, \(literal("\(quotedSchema).binding_secret")), 'SELECT') AS reads_secret,
+            pg_catalog.has_table_privilege(r.oid, \(literal("\(quotedSchema).binding_secret")), 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') AS reads_secret,
             pg_catalog.has_function_privilege(r.oid, \(literal("\(quotedSchema).binding_inner_key()")), 'EXECUTE') AS reads_key
         FROM chain c JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.oid
         GROUP BY r.oid, r.rolname, r.rolsuper, r.rolbypassrls
@@ -88,7 +88,7 @@ extension PostgresTenantDatabase {
         }
         if verified, try row.boolean("reads_secret") || row.boolean("reads_key") {
             throw unsafe(
-                "can read the binding secret (a grant, or pg_read_all_data), so it could sign any tenant's binding",
+                "can read or change the binding secret (a grant, pg_read_all_data or pg_write_all_data), so it could sign any tenant's binding",
                 fix: "REVOKE the privilege on binding_secret and binding_inner_key()")
         }
     }

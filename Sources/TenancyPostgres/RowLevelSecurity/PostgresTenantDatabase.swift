@@ -137,8 +137,8 @@ public struct PostgresTenantTransaction {
 
 extension IsolationError.Code {
     /// The application role could bypass row-level security: it owns a tenant table or the
-    /// library's schema, is superuser, has `BYPASSRLS`, can read the binding secret, or is a
-    /// member of a role that can.
+    /// library's schema, is superuser, has `BYPASSRLS`, can read or change the binding
+    /// secret, or is a member of a role that can.
     public static let unsafeRole = IsolationError.Code("unsafeRole")
     /// The binding the application uses does not verify in the database: a different secret,
     /// a different binding mode, a clock more than a minute off, or no installed check.
