@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "Tenancy",
             swiftSettings: strictSettings
@@ -39,7 +44,7 @@ let package = Package(
         ),
         .target(
             name: "TenancyPostgres",
-            dependencies: ["Tenancy", "CLibPQ"],
+            dependencies: ["Tenancy", "CLibPQ", "CCrypto"],
             swiftSettings: strictSettings
         ),
         .target(

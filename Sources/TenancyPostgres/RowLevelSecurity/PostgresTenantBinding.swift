@@ -1,0 +1,169 @@
+internal import CCrypto
+import Foundation
+import Tenancy
+
+/// The key that signs tenant bindings, shared by the application process and the database.
+///
+/// The application gets it from configuration (``fromEnvironment(_:)``), and the owner role
+/// stores it in a table the application role cannot read. ``description`` never shows it.
+public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The key bytes: 32 to 64, because the database computes HMAC-SHA256 with the key padded
+    /// to SHA-256's 64-byte block, which is correct only for keys of at most 64 bytes.
+    let bytes: [UInt8]
+
+    /// The environment variable ``fromEnvironment(_:)`` reads by default.
+    public static let environmentVariable = "TENANCY_BINDING_SECRET"
+
+    /// Creates a secret from raw bytes.
+    ///
+    /// - Throws: ``IsolationError`` with code ``IsolationError/Code/unavailable`` unless there
+    ///   are 32 to 64 bytes.
+    public init(bytes: [UInt8]) throws {
+        guard (32...64).contains(bytes.count) else {
+            throw IsolationError(
+                .unavailable, "invalid binding secret: expected 32 to 64 bytes, got \(bytes.count); generate one with PostgresBindingSecret.generate()")
+        }
+        self.bytes = bytes
+    }
+
+    /// Creates a secret from 64 to 128 hexadecimal digits.
+    public init(hex: String) throws {
+        let digits = Array(hex.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        guard digits.count % 2 == 0 else {
+            throw IsolationError(.unavailable, "invalid binding secret: expected an even number of hexadecimal digits")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.hexValue(digits[index]), let low = Self.hexValue(digits[index + 1]) else {
+                throw IsolationError(.unavailable, "invalid binding secret: expected only hexadecimal digits")
+            }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        try self.init(bytes: bytes)
+    }
+
+    /// Reads the secret, as hexadecimal digits, from an environment variable.
+    ///
+    /// - Throws: ``IsolationError`` naming the variable when it is missing or invalid.
+    public static func fromEnvironment(_ name: String = environmentVariable) throws -> PostgresBindingSecret {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw IsolationError(
+                .unavailable,
+                "missing binding secret: set \(name) to the hexadecimal secret stored at install time (PostgresBindingSecret.generate().hexEncoded makes one)")
+        }
+        do {
+            return try PostgresBindingSecret(hex: value)
+        } catch let error as IsolationError {
+            throw IsolationError(.unavailable, "\(name): \(error.message)")
+        }
+    }
+
+    /// Returns a new random 32-byte secret from the system's cryptographically secure
+    /// generator (`getrandom` on Linux).
+    public static func generate() -> PostgresBindingSecret {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        // 32 bytes is always in range.
+        return try! PostgresBindingSecret(bytes: bytes)
+    }
+
+    /// The secret as lowercase hexadecimal digits, the form ``fromEnvironment(_:)`` reads.
+    /// Sensitive: hand it to the deployment's secret store, never to a log.
+    public var hexEncoded: String { Self.hex(bytes) }
+
+    public var description: String { "PostgresBindingSecret(redacted)" }
+    public var debugDescription: String { description }
+
+    /// Returns the key XOR-ed with HMAC's inner (0x36) or outer (0x5c) pad, for the database's copy.
+    func paddedKey(_ pad: UInt8) -> [UInt8] {
+        (bytes + [UInt8](repeating: 0, count: 64 - bytes.count)).map { $0 ^ pad }
+    }
+
+    /// Returns the tag that binds `tenant` for `minute` (minutes since 1970, UTC): the minute
+    /// as 12 zero-padded digits, a colon, and the hexadecimal HMAC-SHA256 of
+    /// `tenant + ":" + those digits` under the secret. 77 characters in all.
+    func tag(tenant: String, minute: Int64) -> String {
+        let digits = String(minute)
+        let paddedMinute = String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        let code = HMACSHA256.authenticationCode(key: bytes, message: Array("\(tenant):\(paddedMinute)".utf8))
+        return paddedMinute + ":" + Self.hex(code)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    private static func hexValue(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+/// HMAC-SHA256 through OpenSSL's libcrypto.
+enum HMACSHA256 {
+    /// Returns the 32-byte authentication code of `message` under `key`.
+    static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var code = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let result = key.withUnsafeBufferPointer { keyBuffer in
+            message.withUnsafeBufferPointer { messageBuffer in
+                code.withUnsafeMutableBufferPointer { codeBuffer in
+                    HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count), messageBuffer.baseAddress, messageBuffer.count, codeBuffer.baseAddress, &length)
+                }
+            }
+        }
+        // HMAC fails only when OpenSSL cannot allocate or lacks SHA-256, which leaves no safe
+        // way to go on.
+        precondition(result != nil && length == 32, "OpenSSL HMAC-SHA256 failed")
+        return code
+    }
+}
+
+/// The way tenant statements tell the database which tenant they run as.
+public enum PostgresTenantBinding: Sendable {
+    /// The default: the tenant id and a tag signed with the secret, checked by the database,
+    /// so SQL that sets `tenancy.tenant_id` itself sees no rows of the tenant it names.
+    case verified(PostgresBindingSecret)
+    /// The tenant id alone, with no check. Any SQL the application role runs can switch
+    /// tenants with `set_config`, so choose it only when every statement is trusted code.
+    case trusted
+
+    /// The name stored in the database when the policies' function is installed.
+    var modeName: String {
+        switch self {
+        case .verified: return "verified"
+        case .trusted: return "trusted"
+        }
+    }
+
+    /// Returns the statement that binds `tenant` (or, for nil, no tenant) for the rest of the
+    /// transaction. It always sets both settings, so no value left on a pooled connection's
+    /// session by earlier SQL is ever used.
+    func statement(tenant: TenantID?, now: Date = Date()) -> PostgresStatement {
+        let sql = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
+        guard let tenant else {
+            return PostgresStatement(sql, [.text(""), .text("")])
+        }
+        switch self {
+        case .verified(let secret):
+            let minute = Int64((now.timeIntervalSince1970 / 60).rounded(.down))
+            return PostgresStatement(sql, [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))])
+        case .trusted:
+            return PostgresStatement(sql, [.text(tenant.rawValue), .text("")])
+        }
+    }
+}

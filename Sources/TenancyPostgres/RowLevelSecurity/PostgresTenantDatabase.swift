@@ -1,0 +1,146 @@
+import Foundation
+public import Tenancy
+
+/// Pooled tenant tables in PostgreSQL, isolated by row-level security.
+///
+/// Every statement through a handle goes out in one pipeline behind the tenant binding (see
+/// ``PostgresTenantBinding``): both form one implicit transaction and take one round trip.
+/// The binding is set with `set_config(..., true)`, so it ends with the transaction and a
+/// pooled connection never carries a tenant into its next use. It sets the tenant and the
+/// tag every time, so nothing earlier SQL left in the session (`SET`, `set_config(..., false)`)
+/// is ever used.
+///
+/// NOTE: tenant SQL can copy its valid binding into session settings
+/// (`set_config(..., false)`), which then last on that connection for the tag's two-minute
+/// window. Every statement of this library binds a tenant or none, so only code that uses
+/// ``database`` directly, without binding, can see that tenant's rows; keep the pool for
+/// tenant handles.
+///
+/// Opening runs the start-up check: it refuses to run when the application role could
+/// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
+public final class PostgresTenantDatabase: TenantDatabaseProvider {
+    /// The application role's pool; use it for tenant handles only.
+    public let database: PostgresDatabase
+    /// The binding mode of every statement.
+    public let binding: PostgresTenantBinding
+    /// The schema with the policies' function and the tenant table list.
+    public let rowLevelSecurity: PostgresRowLevelSecurity
+
+    public var placement: IsolationPlacement { .pool }
+    public var enforcesRowLevelSecurity: Bool { true }
+
+    /// Opens the tenant tables over the application role's pool and runs the start-up check.
+    ///
+    /// - Parameter binding: ``PostgresTenantBinding/verified(_:)`` with the secret from
+    ///   configuration (``PostgresBindingSecret/fromEnvironment(_:)``), unless every
+    ///   statement is trusted code.
+    /// - Throws: ``IsolationError`` with code ``IsolationError/Code/unsafeRole`` or
+    ///   ``IsolationError/Code/bindingMismatch`` naming the problem and the fix.
+    public init(_ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard) async throws {
+        self.database = database
+        self.binding = binding
+        self.rowLevelSecurity = rowLevelSecurity
+        try await checkApplicationRole()
+    }
+
+    /// Returns a handle bound to `tenant`.
+    public func handle(for tenant: Tenant) async throws -> PostgresTenantHandle {
+        PostgresTenantHandle(tenantID: tenant.id, database: database, binding: binding)
+    }
+
+    /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
+    /// probes), which runs whatever the tenant's status.
+    func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
+        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding)
+    }
+
+    /// Runs a statement with no tenant bound: the policies show it no rows and reject its
+    /// writes. For checks that the database fails closed.
+    public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await database.pipeline([binding.statement(tenant: nil), query.statement])[1].rows
+    }
+}
+
+/// A database handle bound to one tenant, handed to tenant-scoped code by
+/// `TenantIsolationEnforcer`.
+public struct PostgresTenantHandle: Sendable {
+    /// The tenant every statement runs as.
+    public let tenantID: TenantID
+    let database: PostgresDatabase
+    let binding: PostgresTenantBinding
+
+    /// Runs a statement as the tenant and returns its rows.
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await run(query).rows
+    }
+
+    /// Runs a statement as the tenant and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ query: PostgresQuery) async throws -> Int {
+        try await run(query).affectedRows
+    }
+
+    /// Sends the binding and the statement in one pipeline and returns the statement's result.
+    func run(_ query: PostgresQuery) async throws -> PostgresResult {
+        let results = try await database.pipeline([binding.statement(tenant: tenantID), query.statement])
+        return results[1]
+    }
+
+    /// Runs `body` in a transaction as the tenant: commits when it returns, rolls back when it
+    /// throws.
+    ///
+    /// The binding is computed once, when the transaction starts, and sent again in front of
+    /// every statement (same round trip), so SQL in the transaction that resets the settings
+    /// (`RESET ALL`, `set_config`) affects at most its own statement. `now()` stays at the
+    /// transaction's start, so the tag's minute does too.
+    @discardableResult
+    public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
+        let bind = binding.statement(tenant: tenantID)
+        return try await database.transaction { connection in
+            try body(PostgresTenantTransaction(connection: connection, binding: bind))
+        }
+    }
+}
+
+/// The statements of one tenant transaction; valid only inside
+/// ``PostgresTenantHandle/transaction(_:)``'s closure.
+///
+/// It stores closures that capture the connection inside the transaction's isolated closure,
+/// instead of calling `assumeIsolated` on the connection: that check fails there, because the
+/// body runs off the connection's queue (see ``PostgresConnection/transaction(_:)``).
+public struct PostgresTenantTransaction {
+    let runBound: (PostgresQuery) throws -> PostgresResult
+    let runUnbound: (PostgresQuery) throws -> PostgresResult
+
+    init(connection: isolated PostgresConnection, binding: PostgresStatement) {
+        runBound = { query in try connection.pipeline([binding, query.statement])[1] }
+        runUnbound = { query in try connection.run(query.sql, query.arguments) }
+    }
+
+    /// Runs a statement as the tenant and returns its rows.
+    public func query(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try runBound(query).rows
+    }
+
+    /// Runs a statement as the tenant and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ query: PostgresQuery) throws -> Int {
+        try runBound(query).affectedRows
+    }
+
+    /// Runs a statement without sending the binding again, so it sees whatever earlier
+    /// statements of the transaction left in the settings. For probes of forged bindings.
+    func queryWithoutRebinding(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try runUnbound(query).rows
+    }
+}
+
+extension IsolationError.Code {
+    /// The application role could bypass row-level security: it owns a tenant table or the
+    /// library's schema, is superuser, has `BYPASSRLS`, can read or change the binding
+    /// secret, or is a member of a role that can.
+    public static let unsafeRole = IsolationError.Code("unsafeRole")
+    /// The binding the application uses does not verify in the database: a different secret,
+    /// a different binding mode, a clock more than a minute off, or no installed check.
+    public static let bindingMismatch = IsolationError.Code("bindingMismatch")
+}

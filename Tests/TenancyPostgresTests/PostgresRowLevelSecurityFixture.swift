@@ -1,0 +1,88 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancyPostgres
+
+/// A row-level security installation in a schema of its own: two protected tables, `items`
+/// and `notes`, with rows of tenants A and B, and an application pool of its own.
+struct RowLevelSecurityFixture {
+    let rls: PostgresRowLevelSecurity
+    let secret: PostgresBindingSecret
+    let pool: PostgresDatabase
+    let tenants: PostgresTenantDatabase
+    let tenantA: TenantID = "alpha-corp"
+    let tenantB: TenantID = "beta-corp"
+
+    var items: String { "\(rls.quotedSchema).items" }
+    var notes: String { "\(rls.quotedSchema).notes" }
+
+    static let bindSQL = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
+
+    /// Installs a fresh schema, runs `body`, and drops the schema and the pool afterwards.
+    static func with<Result>(
+        trusted: Bool = false, poolSize: Int = 2, _ body: (RowLevelSecurityFixture) async throws -> Result
+    ) async throws -> Result {
+        let rls = try PostgresRowLevelSecurity(schema: PostgresTestServer.uniqueSchemaName("test_rls"))
+        let secret = PostgresBindingSecret.generate()
+        let binding: PostgresTenantBinding = trusted ? .trusted : .verified(secret)
+        let owner = try await PostgresTestServer.owner()
+        let pool = try PostgresDatabase(url: try PostgresTestServer.urls().application, maximumConnections: poolSize)
+        do {
+            try await install(rls, binding: binding, owner: owner, applicationRole: pool.configuration.user)
+            let tenants = try await PostgresTenantDatabase(pool, binding: binding, rowLevelSecurity: rls)
+            let fixture = RowLevelSecurityFixture(rls: rls, secret: secret, pool: pool, tenants: tenants)
+            try await fixture.seed()
+            let result = try await body(fixture)
+            await pool.close()
+            try await PostgresTestServer.dropSchema(rls.schema)
+            return result
+        } catch {
+            await pool.close()
+            try? await PostgresTestServer.dropSchema(rls.schema)
+            throw error
+        }
+    }
+
+    static func install(_ rls: PostgresRowLevelSecurity, binding: PostgresTenantBinding, owner: PostgresDatabase, applicationRole: String) async throws {
+        try await rls.install(owner: owner, applicationRole: applicationRole, binding: binding)
+        try await owner.execute("""
+            CREATE TABLE \(rls.quotedSchema).items (tenant_id text COLLATE "C" NOT NULL, id text NOT NULL, note text NOT NULL DEFAULT 'original', PRIMARY KEY (tenant_id, id))
+            """)
+        try await owner.execute("""
+            CREATE TABLE \(rls.quotedSchema).notes (tenant_id text COLLATE "C" NOT NULL, id integer NOT NULL, body text NOT NULL, PRIMARY KEY (tenant_id, id))
+            """)
+        try await rls.protect(table: "items", schema: rls.schema, owner: owner, applicationRole: applicationRole)
+        try await rls.protect(table: "notes", schema: rls.schema, owner: owner, applicationRole: applicationRole)
+    }
+
+    /// Inserts items a1, a2 and note 1 for A, and item b1 and notes 1, 2 for B.
+    func seed() async throws {
+        let asA = tenants.handle(forID: tenantA)
+        let asB = tenants.handle(forID: tenantB)
+        try await asA.execute("INSERT INTO \(unsafeSQL: items) (tenant_id, id) VALUES (\(tenantA), 'a1'), (\(tenantA), 'a2')")
+        try await asA.execute("INSERT INTO \(unsafeSQL: notes) (tenant_id, id, body) VALUES (\(tenantA), 1, 'a note')")
+        try await asB.execute("INSERT INTO \(unsafeSQL: items) (tenant_id, id) VALUES (\(tenantB), 'b1')")
+        try await asB.execute("INSERT INTO \(unsafeSQL: notes) (tenant_id, id, body) VALUES (\(tenantB), 1, 'b note'), (\(tenantB), 2, 'b note 2')")
+    }
+
+    /// Returns the item ids that a handle bound to `tenant` reads.
+    func itemIDs(as tenant: TenantID) async throws -> [String] {
+        try await tenants.handle(forID: tenant).query("SELECT id FROM \(unsafeSQL: items) ORDER BY id").map { try $0.text("id") }
+    }
+
+    /// Returns the number of rows a handle bound to `tenant` reads in `table`, to check what
+    /// another tenant's statements left behind.
+    func rowCount(of tenant: TenantID, in table: String) async throws -> Int64 {
+        try await tenants.handle(forID: tenant).query("SELECT count(*) AS n FROM \(unsafeSQL: table)")[0].integer("n")
+    }
+
+    /// Returns the binding statement for `tenant` with the tag of `minute`.
+    func bindStatement(_ tenant: TenantID, minute: Int64) -> PostgresStatement {
+        PostgresStatement(Self.bindSQL, [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))])
+    }
+
+    /// Returns the server's current minute since 1970.
+    func serverMinute() async throws -> Int64 {
+        try await pool.query("SELECT floor(date_part('epoch', now()) / 60)::int8 AS minute")[0].integer("minute")
+    }
+}

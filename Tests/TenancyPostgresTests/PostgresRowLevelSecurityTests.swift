@@ -1,0 +1,332 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancyPostgres
+
+/// HMAC and tags need no server.
+@Suite("PostgreSQL binding tags")
+struct PostgresBindingTagTests {
+    @Test("HMAC-SHA256 matches RFC 4231 test case 1")
+    func hmacCase1() {
+        let code = HMACSHA256.authenticationCode(key: [UInt8](repeating: 0x0b, count: 20), message: Array("Hi There".utf8))
+        #expect(PostgresBindingSecret.hex(code) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    }
+
+    @Test("HMAC-SHA256 matches RFC 4231 test case 2")
+    func hmacCase2() {
+        let code = HMACSHA256.authenticationCode(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(PostgresBindingSecret.hex(code) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test("tag is minute, colon and HMAC")
+    func tagShape() throws {
+        let secret = try PostgresBindingSecret(bytes: Array(0..<32))
+        let tag = secret.tag(tenant: "alpha-corp", minute: 29_940_315)
+        let expected = PostgresBindingSecret.hex(HMACSHA256.authenticationCode(key: Array(0..<32), message: Array("alpha-corp:000029940315".utf8)))
+        #expect(tag.count == 77)
+        #expect(tag == "000029940315:" + expected)
+    }
+
+    @Test("secret is redacted and length-checked")
+    func secretChecks() throws {
+        let secret = PostgresBindingSecret.generate()
+        #expect(secret.description == "PostgresBindingSecret(redacted)")
+        #expect("\(secret)".contains(secret.hexEncoded) == false)
+        #expect(try PostgresBindingSecret(hex: secret.hexEncoded).bytes == secret.bytes)
+        #expect(throws: IsolationError.self) { try PostgresBindingSecret(bytes: Array(repeating: 1, count: 31)) }
+        #expect(throws: IsolationError.self) { try PostgresBindingSecret(bytes: Array(repeating: 1, count: 65)) }
+        #expect(throws: IsolationError.self) { try PostgresBindingSecret(hex: "zz" + String(repeating: "0", count: 62)) }
+    }
+}
+
+@Suite("PostgreSQL row-level security", .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipMessage))
+struct PostgresRowLevelSecurityTests {
+    // MARK: - Pooled connections
+
+    @Test("one connection for A, then B, then no tenant")
+    func pooledConnectionSequence() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let pidQuery: PostgresQuery = "SELECT pg_backend_pid() AS pid"
+            let pidA = try await fixture.tenants.handle(forID: fixture.tenantA).query(pidQuery)[0].integer("pid")
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+            let unbound = try await fixture.tenants.queryWithoutTenant("SELECT id FROM \(unsafeSQL: fixture.items)")
+            #expect(unbound.count == 0)
+            let raw = try await fixture.pool.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n")
+            #expect(raw == 0)
+            let pidLast = try await fixture.tenants.handle(forID: fixture.tenantB).query(pidQuery)[0].integer("pid")
+            #expect(pidA == pidLast)
+        }
+    }
+
+    @Test("failed transaction of A leaves no tenant behind")
+    func failedTransaction() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let tenantA = fixture.tenantA
+            await #expect(throws: PostgresError.self) {
+                try await fixture.tenants.handle(forID: tenantA).transaction { transaction in
+                    try transaction.execute("INSERT INTO \(unsafeSQL: items) (tenant_id, id) VALUES (\(tenantA), 'a3')")
+                    try transaction.execute("SELECT 1 / 0")
+                }
+            }
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+            #expect(try await fixture.tenants.queryWithoutTenant("SELECT id FROM \(unsafeSQL: items)").count == 0)
+            #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(items)")[0].integer("n") == 0)
+            #expect(try await fixture.itemIDs(as: tenantA) == ["a1", "a2"])
+        }
+    }
+
+    @Test("transaction sees its tenant's rows and commits")
+    func transactionCommits() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let tenantA = fixture.tenantA
+            let seen = try await fixture.tenants.handle(forID: tenantA).transaction { transaction in
+                try transaction.execute("INSERT INTO \(unsafeSQL: items) (tenant_id, id) VALUES (\(tenantA), 'a3')")
+                return try transaction.query("SELECT id FROM \(unsafeSQL: items) ORDER BY id").map { try $0.text("id") }
+            }
+            #expect(seen == ["a1", "a2", "a3"])
+            #expect(try await fixture.itemIDs(as: tenantA) == ["a1", "a2", "a3"])
+        }
+    }
+
+    // MARK: - Forged bindings
+
+    @Test("set_config naming B before the read sees none of B")
+    func forgedBeforeRead() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let tenantB = fixture.tenantB
+            let counts = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
+                _ = try transaction.query("SELECT set_config('tenancy.tenant_id', \(tenantB.rawValue), true)")
+                // Read without the handle, which would bind A again.
+                return (
+                    try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items) WHERE tenant_id = \(tenantB)")[0].integer("n"),
+                    try transaction.queryWithoutRebinding("SELECT current_setting('tenancy.tenant_id') AS bound")[0].text("bound")
+                )
+            }
+            #expect(counts.1 == tenantB.rawValue)
+            #expect(counts.0 == 0)
+        }
+    }
+
+    @Test("set_config naming B inside the read sees none of B")
+    func forgedInsideRead() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let rows = try await fixture.tenants.handle(forID: fixture.tenantA).query("""
+                SELECT set_config('tenancy.tenant_id', \(fixture.tenantB.rawValue), true) AS bound,
+                    (SELECT count(*) FROM \(unsafeSQL: fixture.items)) AS seen
+                """)
+            #expect(try rows[0].integer("seen") == 0)
+            let filtered = try await fixture.tenants.handle(forID: fixture.tenantA).query("""
+                SELECT id FROM \(unsafeSQL: fixture.items) WHERE set_config('tenancy.tenant_id', \(fixture.tenantB.rawValue), true) IS NOT NULL ORDER BY id
+                """).map { try $0.text("id") }
+            #expect(filtered == ["a1", "a2"])
+        }
+    }
+
+    @Test("SET naming B sees none of B")
+    func forgedWithSet() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            try await fixture.tenants.handle(forID: fixture.tenantA).execute("SET tenancy.tenant_id = \(unsafeSQL: "'\(fixture.tenantB.rawValue)'")")
+            let session = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id') AS bound")[0].text("bound")
+            #expect(session == fixture.tenantB.rawValue)
+            #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n") == 0)
+            let items = fixture.items
+            let local = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
+                try transaction.execute("SET LOCAL tenancy.tenant_id = \(unsafeSQL: "'\(fixture.tenantB.rawValue)'")")
+                return try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items)")[0].integer("n")
+            }
+            #expect(local == 0)
+        }
+    }
+
+    @Test("RESET ALL and DISCARD ALL bind no tenant")
+    func resetAndDiscard() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let afterReset = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
+                try transaction.execute("RESET ALL")
+                return try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items)")[0].integer("n")
+            }
+            #expect(afterReset == 0)
+            try await fixture.pool.execute("DISCARD ALL")
+            #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(items)")[0].integer("n") == 0)
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+        }
+    }
+
+    @Test("A's tag with B's id sees nothing")
+    func tagOfAnotherTenant() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let minute = try await fixture.serverMinute()
+            let tagA = fixture.secret.tag(tenant: fixture.tenantA.rawValue, minute: minute)
+            let results = try await fixture.pool.pipeline([
+                PostgresStatement(RowLevelSecurityFixture.bindSQL, [.text(fixture.tenantB.rawValue), .text(tagA)]),
+                PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)"),
+            ])
+            #expect(try results[1].rows[0].integer("n") == 0)
+        }
+    }
+
+    @Test("session copy of A's binding is not used by later statements")
+    func sessionCopyIgnored() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            try await fixture.tenants.handle(forID: fixture.tenantA).execute("""
+                SELECT set_config('tenancy.tenant_id', current_setting('tenancy.tenant_id'), false), set_config('tenancy.tag', current_setting('tenancy.tag'), false)
+                """)
+            #expect(try await fixture.tenants.queryWithoutTenant("SELECT id FROM \(unsafeSQL: fixture.items)").count == 0)
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+        }
+    }
+
+    @Test("tags are accepted one minute off and rejected three off")
+    func minuteWindow() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let count = PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)")
+            var seen: [Int64: Int64] = [:]
+            // A minute boundary between reading the server's minute and the probes would shift
+            // the offsets, so read it again afterwards and retry once when it moved.
+            for _ in 0..<2 {
+                let minute = try await fixture.serverMinute()
+                for offset: Int64 in [-3, -1, 0, 1, 3] {
+                    seen[offset] = try await fixture.pool.pipeline([fixture.bindStatement(fixture.tenantB, minute: minute + offset), count])[1].rows[0].integer("n")
+                }
+                if try await fixture.serverMinute() == minute { break }
+            }
+            #expect(seen[-3] == 0)
+            #expect(seen[-1] == 1)
+            #expect(seen[0] == 1)
+            #expect(seen[1] == 1)
+            #expect(seen[3] == 0)
+        }
+    }
+
+    // MARK: - No tenant and writes
+
+    @Test("no tenant and empty binding read zero rows")
+    func noTenantReadsNothing() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let fresh = try PostgresDatabase(url: try PostgresTestServer.urls().application, maximumConnections: 1)
+            let neverBound = try await fresh.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n")
+            await fresh.close()
+            #expect(neverBound == 0)
+            let empty = try await fixture.pool.pipeline([
+                PostgresStatement(RowLevelSecurityFixture.bindSQL, [.text(""), .text("")]),
+                PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)"),
+            ])
+            #expect(try empty[1].rows[0].integer("n") == 0)
+            let error = await #expect(throws: PostgresError.self) {
+                _ = try await fixture.tenants.queryWithoutTenant("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES ('beta-corp', 'x1')")
+            }
+            #expect(error?.code == .insufficientPrivilege)
+        }
+    }
+
+    @Test("re-homing and inserting for B are rejected by WITH CHECK")
+    func withCheckRejects() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let rehome = await #expect(throws: PostgresError.self) {
+                try await asA.execute("UPDATE \(unsafeSQL: fixture.items) SET tenant_id = \(fixture.tenantB) WHERE id = 'a1'")
+            }
+            #expect(rehome?.code == .insufficientPrivilege)
+            let insert = await #expect(throws: PostgresError.self) {
+                try await asA.execute("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES (\(fixture.tenantB), 'b9')")
+            }
+            #expect(insert?.code == .insufficientPrivilege)
+            #expect(try await asA.execute("UPDATE \(unsafeSQL: fixture.items) SET note = 'changed'") == 2)
+            #expect(try await asA.execute("DELETE FROM \(unsafeSQL: fixture.items) WHERE id = 'b1'") == 0)
+            let bRows = try await fixture.tenants.handle(forID: fixture.tenantB).query("SELECT id, note FROM \(unsafeSQL: fixture.items)")
+            #expect(bRows.count == 1)
+            #expect(try bRows.first?.text("note") == "original")
+        }
+    }
+
+    // MARK: - Binding modes and keys
+
+    @Test("new secret stops old tags on the same session")
+    func rotation() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+            let newSecret = PostgresBindingSecret.generate()
+            try await fixture.rls.install(owner: try await PostgresTestServer.owner(), applicationRole: fixture.pool.configuration.user, binding: .verified(newSecret))
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == [])
+            let rotated = PostgresTenantHandle(tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret))
+            let ids = try await rotated.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id").map { try $0.text("id") }
+            #expect(ids == ["a1", "a2"])
+        }
+    }
+
+    @Test("start-up rejects a different secret")
+    func wrongSecret() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let error = await #expect(throws: IsolationError.self) {
+                _ = try await PostgresTenantDatabase(fixture.pool, binding: .verified(.generate()), rowLevelSecurity: fixture.rls)
+            }
+            #expect(error?.code == .bindingMismatch)
+        }
+    }
+
+    @Test("start-up rejects trusted binding on verified database")
+    func trustedOnVerified() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let error = await #expect(throws: IsolationError.self) {
+                _ = try await PostgresTenantDatabase(fixture.pool, binding: .trusted, rowLevelSecurity: fixture.rls)
+            }
+            #expect(error?.code == .bindingMismatch)
+        }
+    }
+
+    @Test("trusted binding reads own rows only")
+    func trustedBinding() async throws {
+        try await RowLevelSecurityFixture.with(trusted: true) { (fixture: RowLevelSecurityFixture) async throws in
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+            #expect(try await fixture.tenants.queryWithoutTenant("SELECT id FROM \(unsafeSQL: fixture.items)").count == 0)
+            let error = await #expect(throws: IsolationError.self) {
+                _ = try await PostgresTenantDatabase(fixture.pool, binding: .verified(.generate()), rowLevelSecurity: fixture.rls)
+            }
+            #expect(error?.code == .bindingMismatch)
+        }
+    }
+
+    @Test("application role cannot read the key")
+    func keyIsPrivate() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            for sql in ["SELECT key FROM \(fixture.rls.quotedSchema).binding_secret", "SELECT \(fixture.rls.quotedSchema).binding_inner_key()"] {
+                let error = await #expect(throws: PostgresError.self) { _ = try await fixture.pool.query(sql) }
+                #expect(error?.code == .insufficientPrivilege)
+            }
+        }
+    }
+
+    @Test("enforcer hands out PostgreSQL handles")
+    func enforcer() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let enforcer = try TenantIsolationEnforcer(TenantDataIsolation(isolateFileStorage: false), database: fixture.tenants)
+            let tenant = Tenant(id: fixture.tenantB, name: "Beta", tier: .starter)
+            let ids = try await TenantContext.withTenant(tenant) { _ in
+                try await enforcer.requireTenantScope { scope in
+                    try await scope.database.query("SELECT id FROM \(unsafeSQL: fixture.items)").map { try $0.text("id") }
+                }
+            }
+            #expect(ids == ["b1"])
+        }
+    }
+
+    // MARK: - Purge
+
+    @Test("purge removes one tenant's rows only")
+    func purge() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let removed = try await PostgresTenantRowsPurger(fixture.tenants).purge(fixture.tenantA)
+            #expect(removed == 3)
+            #expect(try await fixture.rowCount(of: fixture.tenantA, in: fixture.items) == 0)
+            #expect(try await fixture.rowCount(of: fixture.tenantA, in: fixture.notes) == 0)
+            #expect(try await fixture.rowCount(of: fixture.tenantB, in: fixture.items) == 1)
+            #expect(try await fixture.rowCount(of: fixture.tenantB, in: fixture.notes) == 2)
+        }
+    }
+}
