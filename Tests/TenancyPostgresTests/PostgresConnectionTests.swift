@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Tenancy
 import Testing
@@ -50,6 +51,21 @@ struct PostgresConnectionTests {
         var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
         configuration.statementTimeLimit = statementTimeLimit
         return try PostgresDatabase(configuration, maximumConnections: size, checkoutTimeout: checkoutTimeout)
+    }
+
+    @Test("statement bodies run on the connection's own queue")
+    func bodiesRunOnConnectionQueue() async throws {
+        let database = try await PostgresTestServer.application()
+
+        let inConnection = try await database.withConnection { _ in
+            DispatchQueue.getSpecific(key: DispatchQueueExecutor.labelKey)
+        }
+        let inTransaction = try await database.transaction { _ in
+            DispatchQueue.getSpecific(key: DispatchQueueExecutor.labelKey)
+        }
+
+        #expect(inConnection == "tenancy.postgres.connection")
+        #expect(inTransaction == "tenancy.postgres.connection")
     }
 
     @Test("arguments are bound, never spliced")

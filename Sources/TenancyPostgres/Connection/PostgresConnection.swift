@@ -1,6 +1,7 @@
 internal import CLibPQ
 import Dispatch
 import Foundation
+import Synchronization
 
 /// One libpq connection, owned by an actor that runs on its own serial Dispatch queue.
 ///
@@ -158,15 +159,15 @@ public actor PostgresConnection {
     /// the statement `body` is running and makes every later statement throw
     /// `CancellationError`.
     @discardableResult
-    public func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
-        try await withTaskCancellation { try body(self) }
+    public nonisolated func withConnection<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withTaskCancellation { connection in try body(connection) }
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT`; rolls back when it throws. Cancellation works
     /// as in ``withConnection(_:)``.
     @discardableResult
-    public func transaction<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
-        try await withTaskCancellation { try inTransaction { try body(self) } }
+    public nonisolated func transaction<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) async throws -> Result {
+        try await withTaskCancellation { connection in try connection.inTransaction { try body(connection) } }
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT` on this connection's queue, rolling back when it
@@ -191,15 +192,60 @@ public actor PostgresConnection {
         }
     }
 
-    func withTaskCancellation<Result>(_ body: () throws -> Result) async throws -> Result {
-        let call = canceller.beginCall()
+    /// The call number of a ``withTaskCancellation(_:)`` call, handed from the connection's queue
+    /// to the cancellation handler, which may run on any thread.
+    private final class CallState: Sendable {
+        private struct State {
+            var call: UInt64?
+            var cancelled = false
+        }
+
+        private let state = Mutex(State())
+
+        /// Records the call; returns false when the task was cancelled before it started.
+        func start(_ call: UInt64) -> Bool {
+            state.withLock { state in
+                state.call = call
+                return !state.cancelled
+            }
+        }
+
+        /// Marks the task cancelled and returns the call to cancel, if it started.
+        func cancel() -> UInt64? {
+            state.withLock { state in
+                state.cancelled = true
+                return state.call
+            }
+        }
+    }
+
+    /// Runs `body` on this connection's queue as one call that task cancellation applies to.
+    ///
+    /// The body is entered through an awaited hop into a synchronous actor method from a
+    /// nonisolated context. The operation closure of `withTaskCancellationHandler`, called from
+    /// inside an actor method, was seen running on the cooperative pool although the compiler
+    /// treated it as isolated to the actor, which put blocking libpq calls on that pool.
+    nonisolated func withTaskCancellation<Result: Sendable>(
+        _ body: @Sendable (isolated PostgresConnection) throws -> Result
+    ) async throws -> Result {
+        let callState = CallState()
         let canceller = self.canceller
         return try await withTaskCancellationHandler {
-            try Task.checkCancellation()
-            return try body()
+            try await self.runCall(callState, body)
         } onCancel: {
-            canceller.cancelCall(call)
+            if let call = callState.cancel() {
+                canceller.cancelCall(call)
+            }
         }
+    }
+
+    private func runCall<Result: Sendable>(
+        _ callState: CallState, _ body: @Sendable (isolated PostgresConnection) throws -> Result
+    ) throws -> Result {
+        let call = canceller.beginCall()
+        guard callState.start(call) else { throw CancellationError() }
+        try Task.checkCancellation()
+        return try body(self)
     }
 
     // MARK: - Statements
