@@ -4,9 +4,10 @@ import Tenancy
 import Testing
 @testable import TenancySQLite
 
-/// The library replaces `instr`, `replace`, `like` and `glob` on its connections with versions
-/// that stop at the statement deadline. These tests compare them with SQLite's own functions on
-/// a plain connection: every result (type and bytes) and every error message must be identical.
+/// The library replaces `instr`, `replace`, `like`, `glob` and the two-argument forms of `trim`,
+/// `ltrim` and `rtrim` on its connections with versions that stop at the statement deadline.
+/// These tests compare them with SQLite's own functions on a plain connection: every result
+/// (type and bytes) and every error message must be identical.
 @Suite("SQLite string function replacements")
 struct SQLiteStringFunctionTests {
     /// Both connections get this length limit, so `replace` reaches it with small arguments.
@@ -90,6 +91,35 @@ struct SQLiteStringFunctionTests {
         "'a' GLOB printf('%.*c', 50001, '*')", "'a' GLOB printf('%.*c', 50000, '*')",
     ]
 
+    /// The one-argument forms stay SQLite's own, and the cases check that they still resolve.
+    static let trimCases = [
+        "trim('  abc  ')", "ltrim('  abc  ')", "rtrim('  abc  ')", "trim(' \t a ')", "trim(NULL)", "ltrim(12)", "rtrim(x'2061')",
+        "trim('xxabcxx', 'x')", "ltrim('xxabcxx', 'x')", "rtrim('xxabcxx', 'x')", "trim('abcba', 'ab')", "trim('abc', 'abc')",
+        "trim('aaa', 'aa')", "ltrim('abab', 'ba')", "rtrim('xyzzy', 'yz')", "trim('  a  ', ' ')", "trim('abc', 'z')",
+        "trim('abc', '')", "ltrim('abc', '')", "rtrim('abc', '')", "trim('', 'a')", "trim('', '')",
+        "trim(NULL, 'a')", "trim('a', NULL)", "trim(NULL, NULL)", "trim(NULL, '')", "trim('', NULL)", "ltrim(NULL, 'a')",
+        "ltrim('a', NULL)", "rtrim(NULL, 'a')", "rtrim('a', NULL)",
+        "trim(12321, '1')", "trim(12321, 1)", "rtrim(100, 0)", "ltrim(-5, '-')", "trim(1.5, '1')", "trim(1.5, '15')",
+        "trim(1e100, '1')", "trim(-0.0, '-')", "trim(12, '')", "trim(12, x'31')", "trim('a1a', 1)", "trim('a1.5', 1.5)",
+        "trim(x'616263', 'a')", "trim(x'616263', x'61')", "ltrim(x'616263', x'6263')", "rtrim(x'616263', x'6263')",
+        "trim(x'', 'a')", "trim(x'', x'')", "trim('abc', x'')", "trim(x'', '')", "trim(x'00610062', x'00')",
+        "rtrim(x'6100', 'a')", "trim(x'c3a9c3a9', x'a9')", "trim(x'a9c3', x'c3a9')", "trim(x'c3a9', x'c3')",
+        "trim('ééaéé', 'é')", "trim('éaé', 'e')", "ltrim('😀a😀', '😀')", "rtrim('😀a😀', '😀')", "trim('aéb', 'ab')",
+        "rtrim('aé', CAST(x'a9' AS TEXT))", "ltrim('é', CAST(x'c3' AS TEXT))", "trim('é', x'c3a9')", "trim('é', x'a9c3')",
+        "ltrim('é', CAST(x'c3' AS TEXT) || 'é')", "ltrim('é', 'é' || CAST(x'c3' AS TEXT))",
+        "rtrim('é', CAST(x'a9' AS TEXT) || 'é')", "rtrim('é', 'é' || CAST(x'a9' AS TEXT))",
+        "trim(CAST(x'c3a9a9' AS TEXT), 'é')", "trim(CAST(x'c3a9a9' AS TEXT), CAST(x'c3a9a9' AS TEXT))",
+        "trim(CAST(x'a9a9c3' AS TEXT), CAST(x'a9' AS TEXT))", "trim(CAST(x'ff80' AS TEXT), CAST(x'ff' AS TEXT))",
+        "trim('a' || char(0) || 'a', 'a')", "trim('abc', 'c' || char(0) || 'a')", "trim(char(0) || 'a', char(0))",
+        "trim(char(0) || 'a' || char(0), 'a')", "ltrim('a' || char(0), 'a')",
+        "length(trim(printf('%.*c', 100000, 'a'), 'a'))", "length(ltrim(printf('%.*c', 100000, 'a') || 'b', 'a'))",
+        "length(trim(printf('%.*c', 1000, 'a'), printf('%.*c', 1000, 'b') || 'a'))",
+        "trim('', printf('%.*c', 83333, 'a'))", "trim('', printf('%.*c', 83334, 'a'))", "ltrim('a', printf('%.*c', 83334, 'a'))",
+        "rtrim(x'', printf('%.*c', 83334, 'a'))", "trim(NULL, printf('%.*c', 83334, 'a'))", "trim('a', printf('%.*c', 83334, 'a') || NULL)",
+        "trim('x', replace(printf('%.*c', 83333, 'a'), 'a', 'é'))", "trim('x', replace(printf('%.*c', 83334, 'a'), 'a', 'é'))",
+        "trim('x', char(0) || printf('%.*c', 83334, 'a'))",
+    ]
+
     @Test("built-ins replaced on library connections")
     func functionsReplaced() async throws {
         let directory = try TemporaryDirectory()
@@ -100,15 +130,18 @@ struct SQLiteStringFunctionTests {
         // overrides, with the flags that matter for schema use (deterministic, innocuous).
         let rows = try await connection.query("""
             SELECT name || '/' || narg || '/' || flags AS entry FROM pragma_function_list
-            WHERE builtin = 0 AND name IN ('instr', 'replace', 'like', 'glob') ORDER BY name, narg
+            WHERE builtin = 0 AND name IN ('instr', 'replace', 'like', 'glob', 'trim', 'ltrim', 'rtrim') ORDER BY name, narg
             """)
 
         let flags = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS
-        #expect(try rows.map { try $0.text("entry") } == ["glob/2/\(flags)", "instr/2/\(flags)", "like/2/\(flags)", "like/3/\(flags)", "replace/3/\(flags)"])
+        #expect(try rows.map { try $0.text("entry") } == [
+            "glob/2/\(flags)", "instr/2/\(flags)", "like/2/\(flags)", "like/3/\(flags)", "ltrim/2/\(flags)", "replace/3/\(flags)",
+            "rtrim/2/\(flags)", "trim/2/\(flags)",
+        ])
     }
 
     @Test("replacements match SQLite's built-ins", arguments: [
-        ("instr", instrCases), ("replace", replaceCases), ("like", likeCases), ("glob", globCases),
+        ("instr", instrCases), ("replace", replaceCases), ("like", likeCases), ("glob", globCases), ("trim", trimCases),
     ])
     func matchBuiltIns(function: String, expressions: [String]) async throws {
         let directory = try TemporaryDirectory()
@@ -182,6 +215,7 @@ struct SQLiteStringFunctionTests {
             let p = Self.literal(pattern), s = Self.literal(string), e = Self.literal(escape)
             let columns = [
                 "like(\(p), \(s))", "like(\(p), \(s), \(e))", "glob(\(p), \(s))", "instr(\(s), \(p))", "replace(\(s), \(p), '<>')",
+                "trim(\(s), \(p))", "ltrim(\(s), \(p))", "rtrim(\(s), \(p))",
             ]
             let sql = "SELECT " + columns.map { "typeof(\($0)) || ':' || hex(\($0))" }.joined(separator: " || ' ' || ") + " AS result"
             queries.append((pattern, string, sql))
@@ -197,6 +231,55 @@ struct SQLiteStringFunctionTests {
             if libraryResult != expected { mismatches += 1 }
             #expect(libraryResult == expected, "pattern \(query.pattern), string \(query.string)")
             if mismatches >= 20 { break }
+        }
+    }
+
+    /// Trims random strings built from whole characters, lone UTF-8 lead and continuation
+    /// bytes and NUL characters, passed as text, blobs or numbers.
+    @Test("random trims match SQLite's built-ins")
+    func randomTrimsMatchBuiltIns() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let library = try SQLiteConnection(path: directory.path("functions.sqlite"))
+        let plain = try PlainSQLiteConnection(lengthLimit: SQLiteConnection.defaultLengthLimit)
+        // Each piece is the hexadecimal UTF-8 of one or more bytes.
+        let pieces = ["61", "62", "20", "31", "2e", "00", "c3a9", "c3", "a9", "e282ac", "e282", "82ac", "f09f9880", "80", "ff"]
+        var generator = SplitMix64(seed: 0x7213_0A11)
+
+        var queries: [(string: String, characters: String, sql: String)] = []
+        for _ in 0..<3_000 {
+            let string = Self.randomArgument(from: pieces, maxLength: 8, &generator)
+            let characters = Self.randomArgument(from: pieces, maxLength: 4, &generator)
+            let columns = ["trim(\(string), \(characters))", "ltrim(\(string), \(characters))", "rtrim(\(string), \(characters))"]
+            let sql = "SELECT " + columns.map { "typeof(\($0)) || ':' || hex(\($0))" }.joined(separator: " || ' ' || ") + " AS result"
+            queries.append((string, characters, sql))
+        }
+
+        let sqls = queries.map(\.sql)
+        let libraryResults = await library.withConnection { connection in
+            sqls.map { sql in Self.evaluate { try connection.query(sql) } }
+        }
+        var mismatches = 0
+        for (query, libraryResult) in zip(queries, libraryResults) {
+            let expected = plain.evaluate(query.sql)
+            if libraryResult != expected { mismatches += 1 }
+            #expect(libraryResult == expected, "string \(query.string), characters \(query.characters)")
+            if mismatches >= 20 { break }
+        }
+    }
+
+    /// Builds an SQL expression from random pieces: usually text, sometimes a blob, and
+    /// sometimes the number that SQLite's `CAST(... AS NUMERIC)` makes of the text.
+    static func randomArgument(from pieces: [String], maxLength: Int, _ generator: inout SplitMix64) -> String {
+        let length = Int(generator.next() % UInt64(maxLength + 1))
+        let hex = (0..<length).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
+        switch generator.next() % 8 {
+        case 0:
+            return "x'\(hex)'"
+        case 1:
+            return "CAST(CAST(x'\(hex)' AS TEXT) AS NUMERIC)"
+        default:
+            return "CAST(x'\(hex)' AS TEXT)"
         }
     }
 

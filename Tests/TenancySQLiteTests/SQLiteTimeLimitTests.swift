@@ -17,6 +17,11 @@ struct SQLiteTimeLimitTests {
         "SELECT printf('%.*c', 100000, 'a') LIKE '%' || printf('%.*c', 10000, 'a') || 'b' ESCAPE '!' AS result",
         "SELECT printf('%.*c', 100000, 'a') GLOB '*' || printf('%.*c', 10000, 'a') || 'b' AS result",
         "SELECT printf('%.*c', 100000, 'a') GLOB '*[' || printf('%.*c', 10000, 'a') || ']b' AS result",
+        "SELECT length(trim(printf('%.*c', 200000, 'a'), printf('%.*c', 200000, 'b') || 'a')) AS result",
+        "SELECT length(ltrim(printf('%.*c', 200000, 'a'), printf('%.*c', 200000, 'b') || 'a')) AS result",
+        "SELECT length(rtrim(printf('%.*c', 200000, 'a'), printf('%.*c', 200000, 'b') || 'a')) AS result",
+        "SELECT length(trim(replace(printf('%.*c', 200000, 'a'), 'a', 'é'), replace(printf('%.*c', 200000, 'b'), 'b', '😀') || 'é')) AS result",
+        "SELECT length(trim(CAST(printf('%.*c', 200000, 'a') AS BLOB), CAST(printf('%.*c', 200000, 'b') || 'a' AS BLOB))) AS result",
     ])
     func slowFunctionStopped(sql: String) async throws {
         let fixture = try await IsolationFixture(statementTimeLimit: .milliseconds(50))

@@ -48,10 +48,9 @@ final class ConnectionGuard: @unchecked Sendable {
         guard code == SQLITE_OK else { throw SQLiteError(connection: handle, code: code, operation: "register current_tenant()") }
         sqlite3_set_authorizer(handle, authorizerCallback, userData)
         // SQLite calls the progress handler only between instructions, and one call of instr,
-        // replace, LIKE or GLOB is one instruction whose cost is the product of its argument
-        // lengths. The replacements check the deadline themselves.
-        // NOTE: trim, ltrim and rtrim with a second argument are not replaced and still run past
-        // the limit, at a cost of about the characters removed times that argument's length.
+        // replace, LIKE, GLOB or trim, ltrim and rtrim with two arguments is one instruction
+        // whose cost is the product of its argument lengths. The replacements check the
+        // deadline themselves.
         sqlite3_progress_handler(handle, 1_000, progressCallback, userData)
         try TimeLimitedStringFunctions.register(on: handle, userData: userData)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit)

@@ -5,8 +5,8 @@ import Darwin
 import Glibc
 #endif
 
-/// Replacements for SQLite's `instr`, `replace`, `like` and `glob` that stop at the statement
-/// deadline.
+/// Replacements for SQLite's `instr`, `replace`, `like`, `glob` and the two-argument forms of
+/// `trim`, `ltrim` and `rtrim` that stop at the statement deadline.
 ///
 /// SQLite calls the progress handler only between virtual machine instructions, and one call of
 /// these built-ins is one instruction whose cost is the product of its argument lengths. The
@@ -31,6 +31,12 @@ enum TimeLimitedStringFunctions {
             ("like", 2, likeFunction),
             ("like", 3, likeFunction),
             ("glob", 2, globFunction),
+            // A registration with two arguments leaves SQLite's linear one-argument forms in
+            // place, because SQLite falls back to a built-in when no application-defined
+            // function takes the call's number of arguments.
+            ("trim", 2, trimBothFunction),
+            ("ltrim", 2, trimLeadingFunction),
+            ("rtrim", 2, trimTrailingFunction),
         ]
         for function in functions {
             let code = sqlite3_create_function_v2(handle, function.name, function.argumentCount, flags, userData, function.body, nil, nil, nil)
@@ -222,15 +228,116 @@ private func replace(
 
 /// Sets the result to `bytes` as UTF-8 text; an empty array gives the empty string, not NULL.
 private func resultText(_ context: OpaquePointer, _ bytes: [UInt8]) {
-    if bytes.isEmpty {
+    bytes.withUnsafeBufferPointer { buffer in
+        resultText(context, buffer)
+    }
+}
+
+/// Sets the result to a copy of `bytes` as UTF-8 text; no bytes give the empty string, not NULL.
+private func resultText(_ context: OpaquePointer, _ bytes: UnsafeBufferPointer<UInt8>) {
+    guard let start = bytes.baseAddress, !bytes.isEmpty else {
         sqlite3_result_text(context, "", 0, tenancy_sqlite_transient())
         return
     }
-    bytes.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) { characters in
-            sqlite3_result_text64(context, characters.baseAddress, UInt64(characters.count), tenancy_sqlite_transient(), UInt8(SQLITE_UTF8))
-        }
+    start.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
+        sqlite3_result_text64(context, characters, UInt64(bytes.count), tenancy_sqlite_transient(), UInt8(SQLITE_UTF8))
     }
+}
+
+// MARK: - trim, ltrim and rtrim
+
+private let trimBothFunction: SQLFunction = { context, _, arguments in
+    guard let context, let arguments else { return }
+    trim(context, arguments, ends: .both)
+}
+
+private let trimLeadingFunction: SQLFunction = { context, _, arguments in
+    guard let context, let arguments else { return }
+    trim(context, arguments, ends: .leading)
+}
+
+private let trimTrailingFunction: SQLFunction = { context, _, arguments in
+    guard let context, let arguments else { return }
+    trim(context, arguments, ends: .trailing)
+}
+
+/// The ends of the string that `trim` (both), `ltrim` (leading) and `rtrim` (trailing) remove
+/// characters from.
+private enum TrimmedEnds {
+    case leading, trailing, both
+}
+
+/// `trim(X, Y)`, `ltrim(X, Y)` and `rtrim(X, Y)`: X as text, with every character of Y removed
+/// from the start, the end or both ends, and NULL when X or Y is NULL. A blob or a number is
+/// read as text, and the result is always text.
+///
+/// As in SQLite 3.40, Y is split into characters up to its first NUL byte, where a character
+/// starts at every byte that is not a UTF-8 continuation byte, blobs included. X is compared
+/// byte by byte, including any NUL bytes it contains, so a character of Y may match part of a
+/// character of X. At each end the first character of Y, in Y's order, that X starts or ends
+/// with is removed, until none does.
+private func trim(_ context: OpaquePointer, _ arguments: UnsafeMutablePointer<OpaquePointer?>, ends: TrimmedEnds) {
+    guard sqlite3_value_type(arguments[0]) != SQLITE_NULL, let input = sqlite3_value_text(arguments[0]) else { return }
+    let inputCount = Int(sqlite3_value_bytes(arguments[0]))
+    guard let characterSet = sqlite3_value_text(arguments[1]) else { return }
+
+    let characterCount = countCharacters(characterSet, upTo: .max)
+    guard characterCount > 0 else {
+        resultText(context, UnsafeBufferPointer(start: input, count: inputCount))
+        return
+    }
+    // SQLite allocates a pointer and a 32-bit length for each character of Y, and it fails
+    // with "string or blob too big" when that allocation is larger than the length limit.
+    let tableSize = characterCount * (MemoryLayout<UnsafeRawPointer>.size + MemoryLayout<UInt32>.size)
+    if tableSize > Int(sqlite3_limit(sqlite3_context_db_handle(context), SQLITE_LIMIT_LENGTH, -1)) {
+        sqlite3_result_error_toobig(context)
+        return
+    }
+    var characters: [UnsafeBufferPointer<UInt8>] = []
+    characters.reserveCapacity(characterCount)
+    var position = characterSet
+    while position.pointee != 0 {
+        let start = position
+        skipCharacter(&position)
+        characters.append(UnsafeBufferPointer(start: start, count: position - start))
+    }
+
+    var check = StatementDeadlineCheck(context)
+    var remaining = UnsafeBufferPointer(start: input, count: inputCount)
+    do {
+        if ends != .trailing {
+            while let character = try firstCharacter(of: characters, matching: remaining, atEnd: false, &check) {
+                remaining = UnsafeBufferPointer(rebasing: remaining.dropFirst(character.count))
+            }
+        }
+        if ends != .leading {
+            while let character = try firstCharacter(of: characters, matching: remaining, atEnd: true, &check) {
+                remaining = UnsafeBufferPointer(rebasing: remaining.dropLast(character.count))
+            }
+        }
+    } catch {
+        sqlite3_result_error_code(context, SQLITE_INTERRUPT)
+        return
+    }
+    resultText(context, remaining)
+}
+
+/// Returns the first of `characters` that `text` starts with, or ends with when `atEnd` is
+/// true, or nil when there is none. Each character tried costs `check` one unit per byte.
+@inline(__always)
+private func firstCharacter(
+    of characters: [UnsafeBufferPointer<UInt8>], matching text: UnsafeBufferPointer<UInt8>, atEnd: Bool,
+    _ check: inout StatementDeadlineCheck
+) throws(StatementDeadlineCheck.Passed) -> UnsafeBufferPointer<UInt8>? {
+    guard let textStart = text.baseAddress, !text.isEmpty else { return nil }
+    for character in characters {
+        try check.spend(character.count)
+        guard character.count <= text.count else { continue }
+        let candidate = atEnd ? textStart + (text.count - character.count) : textStart
+        guard let characterStart = character.baseAddress, candidate.pointee == characterStart.pointee else { continue }
+        if memcmp(candidate, characterStart, character.count) == 0 { return character }
+    }
+    return nil
 }
 
 // MARK: - like and glob
