@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TenancyCLITests",
-            dependencies: ["Tenancy", "TenancySQLite", "tenancy"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyTesting", "tenancy"],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,3 +1,4 @@
+import TenancyTesting
 import Foundation
 import Testing
 
@@ -71,51 +72,21 @@ enum TenancyExecutable {
     /// the child while the test waits for it.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLIResult {
         let executable = try location.get()
-        let outputDirectory = FileManager.default.temporaryDirectory
+        let workingDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tenancy-cli-output-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: outputDirectory) }
-        let stdoutURL = outputDirectory.appendingPathComponent("stdout")
-        let stderrURL = outputDirectory.appendingPathComponent("stderr")
-        try Data().write(to: stdoutURL)
-        try Data().write(to: stderrURL)
-        let stdoutHandle = try FileHandle(forWritingTo: stdoutURL)
-        let stderrHandle = try FileHandle(forWritingTo: stderrURL)
+        try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: workingDirectory) }
 
         var childEnvironment = ProcessInfo.processInfo.environment
         childEnvironment.removeValue(forKey: "TENANCY_DATABASE_URL")
         childEnvironment.merge(environment) { _, new in new }
 
-        let process = Process()
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            if process.isRunning { process.terminate() }
-        }
-        defer { watchdog.cancel() }
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = childEnvironment
-        process.currentDirectoryURL = outputDirectory
-        process.standardOutput = stdoutHandle
-        process.standardError = stderrHandle
-
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in
-                continuation.resume(returning: finished.terminationStatus)
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try stdoutHandle.close()
-        try stderrHandle.close()
-        return CLIResult(
-            status: status,
-            stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
-            stderr: try String(contentsOf: stderrURL, encoding: .utf8))
+        // Children start through ProcessLaunch, not Foundation.Process, whose run() crashes now
+        // and then on Linux.
+        let output = try await ProcessLaunch.runCollectingOutput(
+            executable.path, arguments: arguments, environment: childEnvironment,
+            currentDirectory: workingDirectory.path, timeout: timeout)
+        return CLIResult(status: output.termination.status, stdout: output.standardOutput, stderr: output.standardError)
     }
 }
 

@@ -1,3 +1,4 @@
+import TenancyTesting
 import Foundation
 import Testing
 
@@ -21,26 +22,16 @@ func builtExecutable(_ name: String) throws -> URL {
     throw CocoaError(.fileNoSuchFile)
 }
 
-/// Runs an executable to completion and collects its output.
-func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
+/// Runs an executable to completion and collects its output. Children start through
+/// `ProcessLaunch`, not `Foundation.Process`, whose `run()` crashes now and then on Linux.
+func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
     var merged = ProcessInfo.processInfo.environment
     merged.removeValue(forKey: "TENANCY_FAULT")
     merged.merge(environment) { $1 }
-    process.environment = merged
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let output = try await ProcessLaunch.runCollectingOutput(executable.path, arguments: arguments, environment: merged)
     return ProcessResult(
-        status: process.terminationStatus,
-        killedBySignal: process.terminationReason == .uncaughtSignal,
-        standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: errorData, as: UTF8.self))
+        status: output.termination.signal ?? output.termination.status,
+        killedBySignal: output.termination.signal != nil,
+        standardOutput: output.standardOutput,
+        standardError: output.standardError)
 }

@@ -38,13 +38,9 @@ struct PostgresMultiProcessTests {
         }
     }
 
-    /// Runs the child on a Dispatch thread, so two children run at once without blocking the
-    /// cooperative pool.
+    /// Runs the child; `run` waits for it on a Dispatch thread, so two children run at once
+    /// without blocking the cooperative pool.
     func runInBackground(_ executable: URL, _ arguments: [String]) async throws -> ProcessResult {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try run(executable, arguments) })
-            }
-        }
+        try await run(executable, arguments)
     }
 }

@@ -1,3 +1,4 @@
+import TenancyTesting
 import Foundation
 import Testing
 
@@ -39,32 +40,16 @@ func builtExecutable(_ name: String) throws -> URL {
     throw CocoaError(.fileNoSuchFile)
 }
 
-/// Runs an executable to completion and collects its output.
-func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
+/// Runs an executable to completion and collects its output. Children start through
+/// `ProcessLaunch`, not `Foundation.Process`, whose `run()` crashes now and then on Linux.
+func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
     var merged = ProcessInfo.processInfo.environment
     merged.removeValue(forKey: "TENANCY_FAULT")
     merged.merge(environment) { $1 }
-    process.environment = merged
-    // Standard error goes to a file, so a child that writes a lot to it cannot block on a full
-    // pipe while this process reads standard output.
-    let output = Pipe()
-    let errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("tenancy-stderr-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: errorURL) }
-    let errorFile = try FileHandle(forWritingTo: errorURL)
-    process.standardOutput = output
-    process.standardError = errorFile
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    try errorFile.close()
-    let errorData = (try? Data(contentsOf: errorURL)) ?? Data()
+    let output = try await ProcessLaunch.runCollectingOutput(executable.path, arguments: arguments, environment: merged)
     return ProcessResult(
-        status: process.terminationStatus,
-        killedBySignal: process.terminationReason == .uncaughtSignal,
-        standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: errorData, as: UTF8.self))
+        status: output.termination.signal ?? output.termination.status,
+        killedBySignal: output.termination.signal != nil,
+        standardOutput: output.standardOutput,
+        standardError: output.standardError)
 }

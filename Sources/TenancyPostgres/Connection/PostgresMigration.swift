@@ -89,3 +89,20 @@ extension PostgresDatabase {
         }
     }
 }
+
+extension PostgresDatabase {
+    /// Runs `body` in a transaction that first takes the installers' advisory lock, the same one
+    /// ``migrate(component:schema:_:)`` takes.
+    ///
+    /// Installers that change catalogs (grants, policies, functions) at the same time otherwise
+    /// fail with SQLSTATE XX000 ("tuple concurrently updated"), as concurrent `GRANT`s on one
+    /// object do.
+    func installerTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (isolated PostgresConnection) throws -> Result
+    ) async throws -> Result {
+        try await transaction { connection in
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended('tenancy.migrate', 0))")
+            return try body(connection)
+        }
+    }
+}

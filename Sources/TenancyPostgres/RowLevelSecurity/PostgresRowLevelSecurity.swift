@@ -94,7 +94,7 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// Runs ``superuserSQL(database:roles:)`` with a superuser's pool connected to `database`.
     public func installRoles(admin: PostgresDatabase, database: String, roles: Roles) async throws {
         let sql = try superuserSQL(database: database, roles: roles)
-        try await admin.transaction { connection in
+        try await admin.installerTransaction { connection in
             try connection.executeScript(sql)
         }
     }
@@ -150,7 +150,7 @@ public struct PostgresRowLevelSecurity: Sendable {
         case .verified: functionSQL = verifiedFunctionSQL
         case .trusted: functionSQL = trustedFunctionSQL
         }
-        try await owner.transaction { [quotedSchema] connection in
+        try await owner.installerTransaction { [quotedSchema] connection in
             switch binding {
             case .verified(let secret):
                 try connection.execute(
@@ -273,7 +273,7 @@ public struct PostgresRowLevelSecurity: Sendable {
         let maintenance = try maintenanceRole.map(PostgresIdentifier.quoted)
         let policy = try PostgresIdentifier.quoted(Self.policyName)
         let check = "tenant_id OPERATOR(pg_catalog.=) (SELECT \(quotedSchema).current_tenant())"
-        try await owner.transaction { [quotedSchema] connection in
+        try await owner.installerTransaction { [quotedSchema] connection in
             try Self.checkTableShape(qualified, display: "\(tableSchema).\(table)", on: connection)
             var script = """
                 ALTER TABLE \(qualified) ENABLE ROW LEVEL SECURITY;

@@ -75,7 +75,7 @@ public struct PostgresRegistrySchema: Sendable {
     public func install(owner: PostgresDatabase, applicationRole: String) async throws {
         try await owner.migrate(component: Self.component, schema: name, Self.migrations)
         let role = try PostgresIdentifier.quoted(applicationRole)
-        try await owner.transaction { [quotedName] connection in
+        try await owner.installerTransaction { [quotedName] connection in
             try connection.executeScript("""
                 GRANT USAGE ON SCHEMA \(quotedName) TO \(role);
                 GRANT SELECT ON \(quotedName).tenancy_migrations TO \(role);
