@@ -74,9 +74,9 @@ struct PostgresQuotaTests {
         }
     }
 
-    /// Every task charges a tenant line and a shared line; the shared limit is the tighter one,
-    /// so a charge whose tenant line fits is still refused as a whole when the shared line is
-    /// full, and the two counters must end equal.
+    /// Every task charges its tenant's line and a shared line, and the shared limit binds first.
+    /// A charge whose tenant line fits is then refused as a whole, so the shared counter must
+    /// end equal to the sum of the tenant counters.
     @Test("concurrent two-line charges are all or nothing")
     func concurrentMultiLineCharges() async throws {
         let database = try await PostgresTestServer.application()

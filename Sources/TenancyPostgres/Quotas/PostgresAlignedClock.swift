@@ -13,11 +13,11 @@ import Synchronization
 /// minutes still compute the same quota windows and lease expiries, because none of them uses
 /// its wall clock.
 ///
-/// Between measurements the reading drifts with the local oscillator (typically a few parts
-/// per million). When a refresh fails, the clock keeps the last offset and reports the error to
+/// Between measurements the reading drifts with the local oscillator (an estimate for common
+/// hardware: tens of microseconds per minute). When a refresh fails, the clock keeps the last offset and reports the error to
 /// the log handler. Readings may step back by the size of a correction after a refresh.
 /// Exactness of quota counts never depends on this clock, because each decision is one
-/// atomic statement; the clock only decides which window a decision counts in.
+/// atomic statement. The clock only picks the window a decision counts in.
 public final class PostgresAlignedClock: TenancyClock {
     /// One offset measurement.
     public struct Measurement: Sendable, Hashable {

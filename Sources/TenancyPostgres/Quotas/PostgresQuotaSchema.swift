@@ -7,8 +7,8 @@ import Tenancy
 /// application role only row access: it may read, insert, update and delete rows of these
 /// tables, and create or alter nothing. Instants are integer milliseconds since 1970, except
 /// rate-limit TATs, which are integer nanoseconds. Each subject is stored as
-/// ``QuotaSubject/storageKey``; the key columns use the `C` collation, so every server orders
-/// them by bytes, which is the order decisions lock rows in.
+/// ``QuotaSubject/storageKey``. The key columns use the `C` collation, so every server orders
+/// them by bytes, and decisions lock rows in that order.
 public struct PostgresQuotaSchema: Sendable {
     static let quotaComponent = "quotas"
     static let rateLimitComponent = "rate-limits"
@@ -30,8 +30,8 @@ public struct PostgresQuotaSchema: Sendable {
     }
 
     // Leases are one row per key holding the unexpired lease ids and their expiry instants in
-    // two arrays of equal length. A decision locks that row and so sees every lease another
-    // decision committed; a row per lease could not be counted exactly in one statement,
+    // two arrays of equal length. A decision locks that row and so reads every lease another
+    // decision committed. A row per lease could not be counted exactly in one statement,
     // because a statement does not see rows committed after it started.
     static let quotaMigrations: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "create quota counters, refunds and leases", sql: """
@@ -138,7 +138,7 @@ enum PostgresArray {
 ///
 /// Nothing was read or written. The description names the counter or value, never SQL text.
 public struct PostgresQuotaStoreError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What was wrong, for matching in `catch` clauses.
+    /// The kind of input rejected, for matching in `catch` clauses.
     public enum Code: String, Hashable, Sendable {
         /// One decision named the same counter or bucket twice.
         case duplicateKey

@@ -52,8 +52,8 @@ public final class PostgresQuotaStore: QuotaStore {
             UPDATE \(counters) SET used = greatest(0, used - $4) WHERE subject = $1 AND quota = $2 AND period = $3 RETURNING used
             """
         acquireLeaseSQL = Self.acquireLeaseSQL(leases: leases)
-        // The arrays lose the element at the lease's position; every array_position call reads
-        // the row as it was before the update, so both arrays lose the same position.
+        // Both arrays lose the element at the lease's position. Every array_position call reads
+        // the row as it was before the update, so the two positions are the same.
         releaseLeaseSQL = """
             UPDATE \(leases) SET
                 lease_ids = lease_ids[:array_position(lease_ids, $3::uuid) - 1] || lease_ids[array_position(lease_ids, $3::uuid) + 1:],
@@ -209,7 +209,7 @@ public final class PostgresQuotaStore: QuotaStore {
 
     // MARK: - Refunds and gauges
 
-    // The refund record is inserted first; only when that insert happened (the charge was not
+    // The refund record is inserted first. Only when that insert happened (the charge was not
     // refunded before) does the statement lock the lines' counters in key order and subtract,
     // in the windows the charge was made in. A record whose keep-until instant has passed is
     // deleted by any later refund, except the record of the charge being refunded, so its

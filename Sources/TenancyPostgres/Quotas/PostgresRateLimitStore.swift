@@ -13,9 +13,9 @@ public final class PostgresRateLimitStore: RateLimitStore {
     /// The schema the table lives in.
     public let schema: PostgresQuotaSchema
 
-    /// The decision statement. Parameters: `$1` subjects, `$2` keys (text arrays), `$3`
-    /// emission intervals, `$4` bursts (bigint arrays), one element per bucket; `$5` the cost
-    /// and `$6` the instant in nanoseconds since 1970. It returns one row per bucket, in order,
+    /// The decision statement. Its parameters are `$1` subjects, `$2` keys (text arrays), `$3`
+    /// emission intervals and `$4` bursts (bigint arrays) with one element per bucket, then `$5`
+    /// the cost and `$6` the instant in nanoseconds since 1970. It returns one row per bucket, in order,
     /// with the columns of ``GCRA/Result``.
     public let acquireSQL: String
     private let resetSQL: String
