@@ -59,7 +59,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tenancy-bench",
-            dependencies: ["Tenancy", "TenancySQLite"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres"],
             swiftSettings: strictSettings
         ),
         // Child process for crash and multi-process tests; not a product.

@@ -7,8 +7,9 @@ import TenancySQLite
 /// The in-memory store is compared with the Python `limits` package's in-memory fixed window
 /// (`FixedWindowRateLimiter` over `MemoryStorage`), run as a child process in the same run
 /// when `--python PATH` names an interpreter that has it (`scripts/bench` creates one). SQLite
-/// decisions are reported against the in-memory store.
-func benchmarkQuotas(rounds: Int, python: String?) async throws -> [Comparison] {
+/// decisions are reported against the in-memory store. With `postgres` options, PostgreSQL
+/// decisions from concurrent tasks are compared with pgbench (`benchmarkPostgresQuotas`).
+func benchmarkQuotas(rounds: Int, python: String?, postgres: PostgresQuotaBenchmarkOptions?) async throws -> [Comparison] {
     let decisions = 50_000
     let config = QuotaConfig(limits: [QuotaLimit(name: "debates", limit: 1_000_000_000_000, period: .day)])
     let tenant: TenantID = "bench-tenant"
@@ -40,6 +41,11 @@ func benchmarkQuotas(rounds: Int, python: String?) async throws -> [Comparison] 
     comparisons.append(Comparison(
         name: "quotas.sqlite-decisions", ours: sqliteRate, baseline: memoryRate, unit: "decisions/s",
         baselineName: "the in-memory store, same run (synchronous=NORMAL)", direction: .higherIsBetter))
+    if let postgres {
+        comparisons.append(try await benchmarkPostgresQuotas(rounds: rounds, options: postgres))
+    } else {
+        FileHandle.standardError.write(Data("note: quotas.postgres-decisions needs --database, --owner-database and --pgbench; scripts/bench provides them\n".utf8))
+    }
     return comparisons
 }
 

@@ -1,21 +1,40 @@
 // tenancy-bench: measures Tenancy against baselines run in the same process and the same run.
 //
-// Usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--json]
+// Usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
+//        --pgbench PATH [--clients N]] [--json]
 // Scenarios: context, registry, isolation, quotas, all. Build in release mode: swift run -c release tenancy-bench all
 import Foundation
 
 let usage = """
-    usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--json]
+    usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
+                         --pgbench PATH [--clients N]] [--json]
       scenarios: context, registry, isolation, quotas, all
-      --rounds N     timed rounds per comparison, alternating ours and baseline (default 7)
-      --python PATH  a Python interpreter with the limits package, for the quotas baseline
-      --json         print one JSON object per comparison instead of text lines
+      --rounds N              timed rounds per comparison, alternating ours and baseline (default 7)
+      --python PATH           a Python interpreter with the limits package, for the quotas baseline
+      --database URL          postgres:// URL of the application role, for the PostgreSQL quota line
+      --owner-database URL    postgres:// URL of the owner role, which creates and drops the bench schema
+      --pgbench PATH          the pgbench executable, the baseline of the PostgreSQL quota line
+      --clients N             concurrent tasks and pgbench clients for the PostgreSQL line (default 8)
+      --json                  print one JSON object per comparison instead of text lines
     """
 
 var scenarios: [String] = []
 var rounds = 7
 var json = false
 var python: String?
+var database: String?
+var ownerDatabase: String?
+var pgbench: String?
+var clients = 8
+
+/// Returns the value after an option, or exits with a usage error naming the option.
+@MainActor func optionValue(_ option: String, _ expected: String) -> String {
+    guard let value = arguments.popFirst(), !value.hasPrefix("--") else {
+        FileHandle.standardError.write(Data("error: \(option) needs \(expected)\n\(usage)\n".utf8))
+        exit(2)
+    }
+    return value
+}
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -33,6 +52,18 @@ while let argument = arguments.popFirst() {
             exit(2)
         }
         python = value
+    case "--database":
+        database = optionValue(argument, "a postgres:// URL")
+    case "--owner-database":
+        ownerDatabase = optionValue(argument, "a postgres:// URL")
+    case "--pgbench":
+        pgbench = optionValue(argument, "the path of the pgbench executable")
+    case "--clients":
+        guard let value = Int(optionValue(argument, "a number")), (1...64).contains(value) else {
+            FileHandle.standardError.write(Data("error: invalid --clients: expected a whole number from 1 to 64\n\(usage)\n".utf8))
+            exit(2)
+        }
+        clients = value
     case "--help", "-h":
         print(usage)
         exit(0)
@@ -50,6 +81,17 @@ if scenarios.isEmpty {
     exit(2)
 }
 
+var postgresOptions: PostgresQuotaBenchmarkOptions?
+switch (database, ownerDatabase, pgbench) {
+case (let database?, let ownerDatabase?, let pgbench?):
+    postgresOptions = PostgresQuotaBenchmarkOptions(database: database, ownerDatabase: ownerDatabase, pgbench: pgbench, clients: clients)
+case (nil, nil, nil):
+    break
+default:
+    FileHandle.standardError.write(Data("error: the PostgreSQL quota line needs all of --database, --owner-database and --pgbench\n\(usage)\n".utf8))
+    exit(2)
+}
+
 #if DEBUG
 FileHandle.standardError.write(Data("warning: debug build; measure with `swift run -c release tenancy-bench`\n".utf8))
 #endif
@@ -61,7 +103,7 @@ for scenario in scenarios {
     case "context": try await benchmarkContext(rounds: rounds)
     case "registry": try await benchmarkRegistry(rounds: rounds)
     case "isolation": try await benchmarkIsolation(rounds: rounds)
-    default: try await benchmarkQuotas(rounds: rounds, python: python)
+    default: try await benchmarkQuotas(rounds: rounds, python: python, postgres: postgresOptions)
     }
     for comparison in comparisons {
         print(json ? String(decoding: try encoder.encode(comparison), as: UTF8.self) : comparison.line)

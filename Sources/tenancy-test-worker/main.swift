@@ -1,7 +1,8 @@
 // A child process for the crash and multi-process tests; not installed as a product.
 //
 // Commands (all take --database PATH). `create` and `list` also accept --database
-// postgres://URL with --schema NAME, a registry schema the caller installed.
+// postgres://URL with --schema NAME, a registry schema the caller installed; `quota-charge`
+// and `lease-hold` accept the same options for a quota schema the caller installed.
 //   seed --tenant ID --rows N         create the tenant and N rows in each worker table
 //   purge --tenant ID                 delete the tenant with purge; print the receipt as JSON
 //   create --name NAME --count N      create N tenants with this name; print one id a line
@@ -64,9 +65,60 @@ func listTenants(_ manager: TenantManager) async throws {
     }
 }
 
+/// Charges the daily quota `jobs` from `--tasks` tasks, `--charges` times each, and prints
+/// `admitted=<count>`.
+func chargeQuota(store: any QuotaStore) async throws {
+    guard let id = option("--tenant"), let limit = option("--limit").flatMap(Int.init),
+        let tasks = option("--tasks").flatMap(Int.init), let charges = option("--charges").flatMap(Int.init)
+    else { fail("quota-charge needs --tenant, --limit, --tasks and --charges") }
+    let tenantID = try TenantID(validating: id)
+    let quotas = try QuotaManager(QuotaConfig(limits: [QuotaLimit(name: "jobs", limit: limit, period: .day)]), store: store)
+    let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<tasks {
+            group.addTask {
+                var admitted = 0
+                for _ in 0..<charges {
+                    do {
+                        try await quotas.checkAndIncrement("jobs", tenantID: tenantID)
+                        admitted += 1
+                    } catch is QuotaExceeded {}
+                }
+                return admitted
+            }
+        }
+        var total = 0
+        for try await count in group {
+            total += count
+        }
+        return total
+    }
+    print("admitted=\(admitted)")
+}
+
+/// Acquires a `concurrent_debates` lease (limit 1) and prints its id without releasing it.
+func holdLease(store: any QuotaStore) async throws {
+    guard let id = option("--tenant"), let ttl = option("--ttl-ms").flatMap(Int.init) else { fail("lease-hold needs --tenant and --ttl-ms") }
+    let quotas = try QuotaManager(QuotaConfig(leaseLimits: [QuotaLeaseLimit(name: QuotaCatalog.concurrentDebates, limit: 1)]), store: store)
+    let lease = try await quotas.acquire(tenantID: try TenantID(validating: id), timeToLive: .milliseconds(ttl))
+    print(lease.id.uuidString)
+}
+
 if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
     guard let schemaName = option("--schema") else { fail("a postgres:// database needs --schema NAME") }
-    let database = try PostgresDatabase(url: path, maximumConnections: 4)
+    // Sized for quota-charge, whose tasks all wait on one counter row.
+    let database = try PostgresDatabase(url: path, maximumConnections: 8)
+    switch CommandLine.arguments[1] {
+    case "quota-charge":
+        try await chargeQuota(store: try await PostgresQuotaStore(database: database, schema: try PostgresQuotaSchema(name: schemaName)))
+        await database.close()
+        exit(0)
+    case "lease-hold":
+        try await holdLease(store: try await PostgresQuotaStore(database: database, schema: try PostgresQuotaSchema(name: schemaName)))
+        await database.close()
+        exit(0)
+    default:
+        break
+    }
     let manager = try await TenantManager.postgres(database, schema: try PostgresRegistrySchema(name: schemaName))
     switch CommandLine.arguments[1] {
     case "create":
@@ -78,7 +130,7 @@ if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
     case "list":
         try await listTenants(manager)
     default:
-        fail("unknown command '\(CommandLine.arguments[1])' for a postgres:// database: expected create or list")
+        fail("unknown command '\(CommandLine.arguments[1])' for a postgres:// database: expected create, list, quota-charge or lease-hold")
     }
     await database.close()
     exit(0)
@@ -124,40 +176,9 @@ case "create":
 case "list":
     try await listTenants(manager)
 case "quota-charge":
-    guard let id = option("--tenant"), let limit = option("--limit").flatMap(Int.init),
-        let tasks = option("--tasks").flatMap(Int.init), let charges = option("--charges").flatMap(Int.init)
-    else { fail("quota-charge needs --tenant, --limit, --tasks and --charges") }
-    let tenantID = try TenantID(validating: id)
-    let quotas = try QuotaManager(
-        QuotaConfig(limits: [QuotaLimit(name: "jobs", limit: limit, period: .day)]),
-        store: try await SQLiteQuotaStore(database: database))
-    let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
-        for _ in 0..<tasks {
-            group.addTask {
-                var admitted = 0
-                for _ in 0..<charges {
-                    do {
-                        try await quotas.checkAndIncrement("jobs", tenantID: tenantID)
-                        admitted += 1
-                    } catch is QuotaExceeded {}
-                }
-                return admitted
-            }
-        }
-        var total = 0
-        for try await count in group {
-            total += count
-        }
-        return total
-    }
-    print("admitted=\(admitted)")
+    try await chargeQuota(store: try await SQLiteQuotaStore(database: database))
 case "lease-hold":
-    guard let id = option("--tenant"), let ttl = option("--ttl-ms").flatMap(Int.init) else { fail("lease-hold needs --tenant and --ttl-ms") }
-    let quotas = try QuotaManager(
-        QuotaConfig(leaseLimits: [QuotaLeaseLimit(name: QuotaCatalog.concurrentDebates, limit: 1)]),
-        store: try await SQLiteQuotaStore(database: database))
-    let lease = try await quotas.acquire(tenantID: try TenantID(validating: id), timeToLive: .milliseconds(ttl))
-    print(lease.id.uuidString)
+    try await holdLease(store: try await SQLiteQuotaStore(database: database))
 default:
     fail("unknown command '\(CommandLine.arguments[1])': expected seed, purge, create, list, quota-charge or lease-hold")
 }

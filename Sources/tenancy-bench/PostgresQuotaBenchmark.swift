@@ -1,0 +1,184 @@
+import Foundation
+import Tenancy
+import TenancyPostgres
+
+/// Where the PostgreSQL part of the `quotas` scenario connects, and how.
+struct PostgresQuotaBenchmarkOptions {
+    /// The application role's URL.
+    let database: String
+    /// The owner role's URL, which installs the bench's schema and drops it afterwards.
+    let ownerDatabase: String
+    /// The `pgbench` executable.
+    let pgbench: String
+    /// Concurrent tasks on our side and clients on pgbench's.
+    let clients: Int
+}
+
+/// `quotas.postgres-decisions`: quota decisions per second through `QuotaManager` and
+/// `PostgresQuotaStore` from `clients` concurrent tasks, against `pgbench` running the store's
+/// charge statement with the same arguments from the same number of clients (extended query
+/// protocol, as the library's `PQexecParams`). Both sides charge one counter with a limit it
+/// never reaches, so every decision locks and updates the same row. Rounds alternate, after a
+/// warm-up, and each side's median is reported.
+func benchmarkPostgresQuotas(rounds: Int, options: PostgresQuotaBenchmarkOptions) async throws -> Comparison {
+    let schema = try PostgresQuotaSchema(name: "tenancy_bench_\(UUID().uuidString.prefix(8).lowercased())")
+    let owner = try PostgresDatabase(url: options.ownerDatabase, maximumConnections: 1)
+    let database = try PostgresDatabase(url: options.database, maximumConnections: options.clients)
+    try await schema.install(owner: owner, applicationRole: database.configuration.user)
+    do {
+        let comparison = try await compare(rounds: rounds, options: options, schema: schema, database: database)
+        await database.close()
+        try await owner.execute("DROP SCHEMA \(try PostgresIdentifier.quoted(schema.name)) CASCADE")
+        await owner.close()
+        return comparison
+    } catch {
+        await database.close()
+        _ = try? await owner.execute("DROP SCHEMA \(try PostgresIdentifier.quoted(schema.name)) CASCADE")
+        await owner.close()
+        throw error
+    }
+}
+
+private func compare(
+    rounds: Int, options: PostgresQuotaBenchmarkOptions, schema: PostgresQuotaSchema, database: PostgresDatabase
+) async throws -> Comparison {
+    let limit = 1_000_000_000_000
+    let store = try await PostgresQuotaStore(database: database, schema: schema)
+    let clock = FrozenClock(instant: Date())
+    let quotas = try QuotaManager(QuotaConfig(limits: [QuotaLimit(name: "debates", limit: limit, period: .day)]), store: store, clock: clock)
+    let tenant: TenantID = "bench-tenant"
+
+    // The line the manager charges, so pgbench binds the same values.
+    let window = QuotaPeriod.day.window(containing: clock.now(), in: TimeZone(identifier: "UTC")!)
+    let line = QuotaChargeLine(
+        key: QuotaCounterKey(subject: .tenant(tenant), quota: "debates", period: .day), window: window, amount: 1, limit: limit)
+    let pgbench = try PgbenchRun(options: options, sql: store.chargeSQL, arguments: try PostgresQuotaStore.chargeArguments([line]))
+    defer { pgbench.remove() }
+
+    let perClient = 500
+    let decisions = perClient * options.clients
+    let ours: () async throws -> Void = {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<options.clients {
+                group.addTask {
+                    for _ in 0..<perClient {
+                        try await quotas.checkAndIncrement("debates", tenantID: tenant)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    // Warm-up: open every connection and let both sides plan the statement once.
+    try await ours()
+    _ = try pgbench.run(transactionsPerClient: perClient / 5)
+
+    var oursRates: [Double] = []
+    var pgbenchRates: [Double] = []
+    let timer = ContinuousClock()
+    for round in 0..<rounds {
+        // Alternate which side goes first, so drift on a shared machine hits both equally.
+        if round % 2 == 1 { pgbenchRates.append(try pgbench.run(transactionsPerClient: perClient)) }
+        let elapsed = try await timer.measure { try await ours() }
+        oursRates.append(Double(decisions) / (elapsed.nanoseconds / 1e9))
+        if round % 2 == 0 { pgbenchRates.append(try pgbench.run(transactionsPerClient: perClient)) }
+    }
+    return Comparison(
+        name: "quotas.postgres-decisions", ours: median(oursRates), baseline: median(pgbenchRates), unit: "decisions/s",
+        baselineName: "pgbench \(pgbench.version) running the same charge statement, \(options.clients) clients, -M extended",
+        direction: .higherIsBetter)
+}
+
+/// A pgbench script holding the store's statement, with `$n` turned into pgbench variables
+/// that `-D` sets to the same text the library binds.
+private struct PgbenchRun {
+    let options: PostgresQuotaBenchmarkOptions
+    let configuration: PostgresConfiguration
+    let script: URL
+    let variables: [String]
+    let version: String
+
+    init(options: PostgresQuotaBenchmarkOptions, sql: String, arguments: [PostgresValue]) throws {
+        self.options = options
+        configuration = try PostgresConfiguration(url: options.database)
+        var text = sql
+        var variables: [String] = []
+        // Highest index first, so `$1` never matches the start of `$10`.
+        for index in stride(from: arguments.count, through: 1, by: -1) {
+            text = text.replacingOccurrences(of: "$\(index)", with: ":p\(index)")
+        }
+        for (index, argument) in arguments.enumerated() {
+            switch argument {
+            case .text(let value): variables += ["-D", "p\(index + 1)=\(value)"]
+            case .integer(let value): variables += ["-D", "p\(index + 1)=\(value)"]
+            default: throw BenchmarkError("the pgbench baseline supports only text and integer arguments")
+            }
+        }
+        self.variables = variables
+        script = FileManager.default.temporaryDirectory.appendingPathComponent("tenancy-bench-\(UUID().uuidString).sql")
+        // pgbench reads one statement per script line unless it ends with a semicolon.
+        try (text + ";\n").write(to: script, atomically: true, encoding: .utf8)
+        let versionLine = try Self.output(options.pgbench, ["--version"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // `pgbench (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`: the third word is the version.
+        let words = versionLine.split(separator: " ")
+        version = words.count >= 3 ? String(words[2]) : versionLine
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: script)
+    }
+
+    /// Runs pgbench once and returns its transactions per second, without connection time.
+    func run(transactionsPerClient: Int) throws -> Double {
+        let arguments = [
+            "-n", "-M", "extended", "-c", String(options.clients), "-j", "1", "-t", String(transactionsPerClient), "-f", script.path,
+            "-h", configuration.host, "-p", String(configuration.port), "-U", configuration.user,
+        ] + variables + [configuration.database]
+        let output = try Self.output(options.pgbench, arguments, password: configuration.password)
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            let rate = Double(line.dropFirst("tps = ".count).prefix { $0 != " " })
+        else {
+            throw BenchmarkError("pgbench printed no tps line; its output was:\n\(output)")
+        }
+        return rate
+    }
+
+    private static func output(_ executable: String, _ arguments: [String], password: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        // The password goes through the environment, so it never shows in the process list.
+        if let password { environment["PGPASSWORD"] = password }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw BenchmarkError("\(executable) exited with status \(process.terminationStatus):\n\(text)")
+        }
+        return text
+    }
+}
+
+/// A clock that always reads one instant, so the statement pgbench runs charges the window
+/// the manager charges.
+private struct FrozenClock: TenancyClock {
+    let instant: Date
+
+    func now() -> Date { instant }
+}
+
+/// A benchmark that could not run, with what to fix.
+struct BenchmarkError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
