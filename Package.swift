@@ -54,7 +54,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tenancy",
-            dependencies: ["Tenancy", "TenancySQLite"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -42,7 +42,19 @@ struct Command: Sendable {
 
     /// The options every command accepts.
     static let globalOptions: [OptionSpec] = [
-        .value("database", "URL", help: "the registry database: sqlite:PATH (default \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite)"),
+        .value(
+            "database", "URL",
+            help: "the registry database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE as the application role "
+                + "(default \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite)"),
+        .value(
+            "owner-database", "URL",
+            help: "PostgreSQL only: the owner role, which installs the schema and runs the probes of verify (default \(PostgresSettings.ownerVariable))"),
+        .value(
+            "maintenance-database", "URL",
+            help: "PostgreSQL only: the BYPASSRLS maintenance role; checked, but no command connects with it (default \(PostgresSettings.maintenanceVariable))"),
+        .value(
+            "schema", "NAME",
+            help: "PostgreSQL only: the schema of the registry and row-level security objects (default \(PostgresSettings.schemaVariable), else \(PostgresSettings.defaultSchema))"),
         .flag("json", help: "print the result as JSON"),
         .flag("help", help: "print this help"),
     ]
@@ -133,8 +145,16 @@ struct Invocation: Sendable {
     }
 
     /// Opens the registry named by `--database` or the environment.
-    func openRegistry(create: Bool = false) async throws -> OpenRegistry {
+    ///
+    /// - Parameter tenantData: whether the command reads or removes rows of tenant tables, so
+    ///   on PostgreSQL it needs row-level security and the binding secret.
+    func openRegistry(create: Bool = false, tenantData: Bool = false, statementTimeLimit: Duration? = nil) async throws -> OpenRegistry {
         let location = try DatabaseLocation.resolve(option: arguments.value("database"), environment: environment)
+        if case .postgres(let url) = location {
+            var settings = PostgresSettings.resolve(arguments, environment: environment)
+            settings.statementTimeLimit = statementTimeLimit
+            return try await OpenRegistry.openPostgres(url: url, settings: settings, create: create, requireTenants: tenantData)
+        }
         return try await OpenRegistry.open(location, create: create)
     }
 }
