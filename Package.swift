@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TenancyCLITests",
-            dependencies: ["Tenancy", "TenancySQLite", "TenancyTesting", "tenancy"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres", "TenancyTesting", "tenancy"],
             swiftSettings: strictSettings
         ),
     ],

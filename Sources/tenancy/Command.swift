@@ -63,11 +63,15 @@ struct Command: Sendable {
         ArgumentParser(options: options, positionals: positionals)
     }
 
+    /// The options that only PostgreSQL uses. The usage line leaves them out to stay short,
+    /// and the help lists them.
+    static let postgresOptionNames: Set<String> = ["owner-database", "maintenance-database", "schema"]
+
     /// The usage line, such as `tenancy show ID [--database URL] [--json]`.
     var usage: String {
         var parts = ["tenancy", name]
         parts += positionals.map { $0.isRequired ? $0.name : "[\($0.name)]" }
-        for option in options where option.name != "help" {
+        for option in options where option.name != "help" && !Command.postgresOptionNames.contains(option.name) {
             let text = option.valueName.map { "--\(option.name) \($0)" } ?? "--\(option.name)"
             parts.append(option.isRequired ? text : "[\(text)]")
         }
