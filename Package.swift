@@ -54,7 +54,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tenancy",
-            dependencies: ["Tenancy", "TenancySQLite"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TenancyCLITests",
-            dependencies: ["Tenancy", "TenancySQLite", "TenancyTesting", "tenancy"],
+            dependencies: ["Tenancy", "TenancySQLite", "TenancyPostgres", "TenancyTesting", "tenancy"],
             swiftSettings: strictSettings
         ),
     ],

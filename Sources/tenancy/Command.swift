@@ -42,7 +42,19 @@ struct Command: Sendable {
 
     /// The options every command accepts.
     static let globalOptions: [OptionSpec] = [
-        .value("database", "URL", help: "the registry database: sqlite:PATH (default \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite)"),
+        .value(
+            "database", "URL",
+            help: "the registry database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE as the application role "
+                + "(default \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite)"),
+        .value(
+            "owner-database", "URL",
+            help: "PostgreSQL only: the owner role, which installs the schema and runs the probes of verify (default \(PostgresSettings.ownerVariable))"),
+        .value(
+            "maintenance-database", "URL",
+            help: "PostgreSQL only: the BYPASSRLS maintenance role; checked, but no command connects with it (default \(PostgresSettings.maintenanceVariable))"),
+        .value(
+            "schema", "NAME",
+            help: "PostgreSQL only: the schema of the registry and row-level security objects (default \(PostgresSettings.schemaVariable), else \(PostgresSettings.defaultSchema))"),
         .flag("json", help: "print the result as JSON"),
         .flag("help", help: "print this help"),
     ]
@@ -51,11 +63,15 @@ struct Command: Sendable {
         ArgumentParser(options: options, positionals: positionals)
     }
 
+    /// The options that only PostgreSQL uses. The usage line leaves them out to stay short,
+    /// and the help lists them.
+    static let postgresOptionNames: Set<String> = ["owner-database", "maintenance-database", "schema"]
+
     /// The usage line, such as `tenancy show ID [--database URL] [--json]`.
     var usage: String {
         var parts = ["tenancy", name]
         parts += positionals.map { $0.isRequired ? $0.name : "[\($0.name)]" }
-        for option in options where option.name != "help" {
+        for option in options where option.name != "help" && !Command.postgresOptionNames.contains(option.name) {
             let text = option.valueName.map { "--\(option.name) \($0)" } ?? "--\(option.name)"
             parts.append(option.isRequired ? text : "[\(text)]")
         }
@@ -133,8 +149,16 @@ struct Invocation: Sendable {
     }
 
     /// Opens the registry named by `--database` or the environment.
-    func openRegistry(create: Bool = false) async throws -> OpenRegistry {
+    ///
+    /// - Parameter tenantData: whether the command reads or removes rows of tenant tables, so
+    ///   on PostgreSQL it needs row-level security and the binding secret.
+    func openRegistry(create: Bool = false, tenantData: Bool = false, statementTimeLimit: Duration? = nil) async throws -> OpenRegistry {
         let location = try DatabaseLocation.resolve(option: arguments.value("database"), environment: environment)
+        if case .postgres(let url) = location {
+            var settings = PostgresSettings.resolve(arguments, environment: environment)
+            settings.statementTimeLimit = statementTimeLimit
+            return try await OpenRegistry.openPostgres(url: url, settings: settings, create: create, requireTenants: tenantData)
+        }
         return try await OpenRegistry.open(location, create: create)
     }
 }

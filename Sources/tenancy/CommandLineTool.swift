@@ -1,4 +1,5 @@
 import Tenancy
+import TenancyPostgres
 
 /// The `tenancy` command line: finds the command, parses its arguments, runs it and maps
 /// errors to exit statuses.
@@ -175,6 +176,10 @@ enum CommandLineTool {
             console.writeError("error: \(error)\n" + UsageCommands.refusalDetails(error))
             return .refused
         case let error as IsolationError where rejectedStatementCodes.contains(error.code):
+            console.writeError("error: \(error)")
+            return .refused
+        case let error as PostgresError where error.code == .insufficientPrivilege:
+            // Row-level security rejects a write of another tenant's row with this code.
             console.writeError("error: \(error)")
             return .refused
         default:

@@ -6,19 +6,15 @@ import TenancySQLite
 enum DatabaseLocation: Equatable, Sendable {
     /// An SQLite file, written `sqlite:PATH`.
     case sqlite(path: String)
-    /// A PostgreSQL server, written `postgres://...` or `postgresql://...`. The parser accepts
-    /// it, and opening rejects it with its own error until the PostgreSQL backend is built in.
-    case postgres
+    /// A PostgreSQL server, written `postgres://...` or `postgresql://...`, connected to as the
+    /// application role. The URL may contain a password, so show it only through ``redacted(_:)``.
+    case postgres(url: String)
 
     /// The name of the environment variable read when `--database` is absent.
     static let environmentVariable = "TENANCY_DATABASE_URL"
 
     /// The location used when neither `--database` nor the environment variable is set.
     static let defaultLocation = DatabaseLocation.sqlite(path: "./tenancy.sqlite")
-
-    /// The note that ends the error for an invalid value. PostgreSQL URLs parse but are
-    /// rejected when opened, so the error does not offer them as an accepted form.
-    static let postgresNote = "PostgreSQL is not supported by this build yet."
 
     /// Parses a database URL.
     ///
@@ -32,11 +28,11 @@ enum DatabaseLocation: Equatable, Sendable {
             }
             self = .sqlite(path: path)
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            self = .postgres
+            self = .postgres(url: text)
         } else {
             // A bare path most likely lacks only the scheme, so the error shows the fixed value.
             let example = text.contains("://") ? "" : ", as in sqlite:\(ArgumentParser.displayed(text))"
-            throw UsageError("invalid \(source) '\(Self.redacted(text))': expected sqlite:PATH\(example). \(Self.postgresNote)")
+            throw UsageError("invalid \(source) '\(Self.redacted(text))': expected sqlite:PATH\(example) or postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
     }
 
@@ -91,37 +87,45 @@ struct DatabaseOpenError: Error, CustomStringConvertible {
     }
 }
 
-/// An open registry: the manager and the file it works on.
+/// An open registry: the manager, the quota stores and the database they work on.
 struct OpenRegistry: Sendable {
-    let manager: TenantManager
-    /// The file's connections, for the commands that run tenant SQL or check isolation.
-    let database: SQLiteDatabase
-    let path: String
-    /// The isolation layer of the file's protected tables, when the file has any; its purger
-    /// is registered with ``manager``.
-    let protectedTables: SQLiteTenantDatabase?
-    /// The file's quota counters; their purger is registered with ``manager``.
-    let quotaStore: SQLiteQuotaStore
-    /// The file's rate-limit buckets; their purger is registered with ``manager``.
-    let rateLimitStore: SQLiteRateLimitStore
+    /// The database behind the registry, with what the tenant-data commands need from it.
+    enum Backend: Sendable {
+        /// An SQLite file and the isolation layer of its protected tables, when it has any.
+        case sqlite(SQLiteDatabase, protectedTables: SQLiteTenantDatabase?)
+        case postgres(PostgresBackend)
+    }
 
-    /// Returns a quota manager over the file's counters with the registry attached, so each
-    /// tenant's limits are its overrides, else its tier's defaults.
+    let manager: TenantManager
+    let backend: Backend
+    /// The database as the demo summary shows it: a file path, or a PostgreSQL URL without
+    /// its password and the schema.
+    let path: String
+    /// The quota counters; their purger is registered with ``manager``.
+    let quotaStore: any QuotaStore
+    /// The rate-limit buckets; their purger is registered with ``manager``.
+    let rateLimitStore: any RateLimitStore
+
+    /// Returns a quota manager over the registry's counters with the registry attached, so
+    /// each tenant's limits are its overrides, else its tier's defaults.
     func quotaManager() throws -> QuotaManager {
         try QuotaManager(store: quotaStore, tenants: manager)
     }
 
     /// Opens the registry at `location`.
     ///
-    /// - Parameter create: whether a missing SQLite file may be created. Commands that only
-    ///   read or change existing tenants pass false, so a mistyped path fails and leaves no
-    ///   empty database behind.
-    /// - Throws: ``UsageError`` for PostgreSQL, ``DatabaseMissingError``, or
-    ///   ``DatabaseOpenError``.
-    static func open(_ location: DatabaseLocation, create: Bool) async throws -> OpenRegistry {
+    /// - Parameters:
+    ///   - create: whether a missing SQLite file, or a missing PostgreSQL schema, may be
+    ///     created. Commands that only read or change existing tenants pass false, so a mistyped
+    ///     location fails and leaves nothing behind.
+    ///   - postgres: the owner and maintenance URLs, schema and binding secret, used only when
+    ///     `location` is PostgreSQL.
+    /// - Throws: ``DatabaseMissingError``, ``DatabaseOpenError``, ``PostgresOpenError`` or
+    ///   ``UsageError``.
+    static func open(_ location: DatabaseLocation, create: Bool, postgres: PostgresSettings = PostgresSettings()) async throws -> OpenRegistry {
         switch location {
-        case .postgres:
-            throw UsageError("PostgreSQL is not supported by this build yet: use --database sqlite:PATH")
+        case .postgres(let url):
+            return try await openPostgres(url: url, settings: postgres, create: create)
         case .sqlite(let path):
             if !create && !FileManager.default.fileExists(atPath: path) {
                 throw DatabaseMissingError(path: path)
@@ -143,7 +147,7 @@ struct OpenRegistry: Sendable {
                     manager.register(SQLiteProtectedRowsPurger(protectedTables))
                 }
                 return OpenRegistry(
-                    manager: manager, database: database, path: path, protectedTables: protectedTables, quotaStore: quotaStore,
+                    manager: manager, backend: .sqlite(database, protectedTables: protectedTables), path: path, quotaStore: quotaStore,
                     rateLimitStore: rateLimitStore)
             } catch let error as SQLiteError {
                 throw DatabaseOpenError(path: path, underlying: error)

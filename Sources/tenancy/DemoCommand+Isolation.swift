@@ -1,5 +1,6 @@
 import Foundation
 import Tenancy
+import TenancyPostgres
 import TenancySQLite
 
 /// The isolation section of the demo: two tenants write to one protected table, each reads
@@ -11,8 +12,19 @@ extension DemoCommand {
         let rowsSeen: [String: Int]
         /// The cross-tenant statements the guards denied.
         let deniedStatements: Int
-        /// The `isolation.statement-denied` audit records those denials wrote.
-        let deniedAuditRecords: Int
+        /// The `isolation.statement-denied` audit records those denials wrote; nil on
+        /// PostgreSQL, where the database rejects the statements and writes no audit record.
+        let deniedAuditRecords: Int?
+        /// The reads of another tenant's rows, forged bindings included, that returned no
+        /// row; nil on SQLite, where the guards deny such reads instead.
+        let emptyCrossTenantReads: Int?
+
+        init(rowsSeen: [String: Int], deniedStatements: Int, deniedAuditRecords: Int?, emptyCrossTenantReads: Int? = nil) {
+            self.rowsSeen = rowsSeen
+            self.deniedStatements = deniedStatements
+            self.deniedAuditRecords = deniedAuditRecords
+            self.emptyCrossTenantReads = emptyCrossTenantReads
+        }
     }
 
     /// The table the section protects, in the shape protected tables need: `tenant_id` leads
@@ -26,8 +38,14 @@ extension DemoCommand {
         )
         """
 
+    /// The tenant tables of the demo's isolation section.
+    enum DemoTenantData {
+        case sqlite(SQLiteTenantDatabase)
+        case postgres(PostgresTenantDatabase)
+    }
+
     /// The debates each of the two tenants inserts; a nil title shows the column default.
-    private static let debatesToInsert: [[(id: String, title: String?)]] = [
+    static let debatesToInsert: [[(id: String, title: String?)]] = [
         [("d1", "Carbon tax"), ("d2", "Four-day week"), ("d3", "Nuclear power")],
         [("d1", "Remote work"), ("d2", nil)],
     ]
@@ -37,33 +55,49 @@ extension DemoCommand {
     ///
     /// The demo runs this before it creates tenants, so a file whose `debates` object the
     /// isolation layer does not list (it belongs to someone else) is left unchanged.
-    static func prepareIsolation(_ registry: OpenRegistry) async throws -> SQLiteTenantDatabase {
+    static func prepareIsolation(_ registry: OpenRegistry) async throws -> DemoTenantData {
+        let database: SQLiteDatabase
+        let protectedTables: SQLiteTenantDatabase?
+        switch registry.backend {
+        case .postgres(let backend):
+            return .postgres(try await preparePostgresIsolation(backend))
+        case .sqlite(let file, let existing):
+            database = file
+            protectedTables = existing
+        }
         let manager = registry.manager
-        let tenants = try await SQLiteTenantDatabase(registry.database, audit: manager.audit)
-        if registry.protectedTables == nil {
+        let tenants = try await SQLiteTenantDatabase(database, audit: manager.audit)
+        if protectedTables == nil {
             manager.register(SQLiteProtectedRowsPurger(tenants))
         }
         if try await !tenants.protectedTables().contains("debates") {
-            let exists = try await registry.database.read { connection in
+            let exists = try await database.read { connection in
                 try !connection.query("SELECT 1 FROM sqlite_schema WHERE name = 'debates'").isEmpty
             }
             if exists {
                 throw DemoFailure("the database already has an unprotected object named 'debates'; run the demo on a new database")
             }
-            try await registry.database.write { connection in
+            try await database.write { connection in
                 try connection.executeScript(debatesSchema)
             }
             try await manager.withPlatformScope(reason: "tenancy demo: protect debates") {
                 try await tenants.protect(table: "debates")
             }
         }
-        return tenants
+        return .sqlite(tenants)
     }
 
     /// Runs the section's inserts, reads and denied statements as two tenants.
     static func runIsolation(
-        owner: Tenant, other: Tenant, tenants: SQLiteTenantDatabase, manager: TenantManager, narrator: Narrator
+        owner: Tenant, other: Tenant, tenants data: DemoTenantData, manager: TenantManager, narrator: Narrator
     ) async throws -> IsolationOutcome {
+        let tenants: SQLiteTenantDatabase
+        switch data {
+        case .sqlite(let database):
+            tenants = database
+        case .postgres(let database):
+            return try await runPostgresIsolation(owner: owner, other: other, tenants: database, manager: manager, narrator: narrator)
+        }
         let enforcer = try IsolationCommands.enforcer(tenants)
 
         var lines = ["The table debates is protected (set up in the platform scope). Each tenant inserts through its own handle:"]

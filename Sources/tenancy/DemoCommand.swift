@@ -1,5 +1,6 @@
 import Foundation
 import Tenancy
+import TenancyPostgres
 
 /// The `demo` command: a short tour of the library on a new SQLite database.
 enum DemoCommand {
@@ -7,7 +8,12 @@ enum DemoCommand {
         name: "demo",
         summary: "run a short tour: tenants on four tiers, concurrent scoped tasks, data isolation, quotas, rate limits, suspension, purge",
         options: [
-            .value("database", "URL", help: "sqlite:PATH to run in (default: a new temporary database; \(DatabaseLocation.environmentVariable) is not read)"),
+            .value(
+                "database", "URL",
+                help: "sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE to run in (default: a new temporary SQLite database; \(DatabaseLocation.environmentVariable) is not read)"),
+            .value(
+                "owner-database", "URL",
+                help: "PostgreSQL only, required there: the owner role, which installs the demo's schema (\(PostgresSettings.ownerVariable) is not read)"),
         ],
         details: """
             The demo never reads \(DatabaseLocation.environmentVariable), so it cannot touch an operator's
@@ -16,6 +22,10 @@ enum DemoCommand {
             tenants (one suspended, one deleted) with their audit records, quota counters and rate-limit
             buckets, and a protected table debates with the demo tenants' rows. It stops before creating any tenant when that file
             has a table or view named debates that is not protected.
+            On PostgreSQL the demo installs everything in a new schema named tenancy_demo_ followed by 8
+            random characters, and never writes to another schema; the schema is kept and named in the
+            summary. It signs tenant bindings with \(PostgresBindingSecret.environmentVariable) when set, else with a new
+            secret that only this run knows.
             """,
         run: runDemo)
 
@@ -33,7 +43,20 @@ enum DemoCommand {
     private static func runDemo(_ invocation: Invocation) async throws {
         let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
             ?? .sqlite(path: try temporaryDatabasePath())
-        let registry = try await OpenRegistry.open(location, create: true)
+        let registry: OpenRegistry
+        let inspectOptions: String
+        var debatesTable = "debates"
+        switch location {
+        case .sqlite(let path):
+            registry = try await OpenRegistry.open(location, create: true)
+            inspectOptions = "--database sqlite:\(path)"
+        case .postgres(let url):
+            let settings = try postgresSettings(invocation)
+            try await requireNewSchema(settings.schema, url: url)
+            registry = try await OpenRegistry.openPostgres(url: url, settings: settings, create: true, requireTenants: true)
+            inspectOptions = "--database \(DatabaseLocation.redacted(url)) --owner-database URL --schema \(settings.schema)"
+            debatesTable = "\(settings.schema).debates"
+        }
         let manager = registry.manager
         let tenantData = try await prepareIsolation(registry)
         let narrator = Narrator(console: invocation.console, isQuiet: invocation.json)
@@ -108,7 +131,7 @@ enum DemoCommand {
             try invocation.console.writeJSON(summary)
         } else {
             narrator.heading("Summary")
-            narrator.say(summary.rendered(sqlTenant: tenants[0].id))
+            narrator.say(summary.rendered(sqlTenant: tenants[0].id, inspectOptions: inspectOptions, debatesTable: debatesTable))
         }
     }
 
@@ -257,8 +280,8 @@ enum DemoCommand {
         }
 
         /// Formats the summary and the commands to explore the database, with `sql` run as
-        /// `sqlTenant`.
-        func rendered(sqlTenant: TenantID) -> String {
+        /// `sqlTenant` and `inspectOptions` naming the database.
+        func rendered(sqlTenant: TenantID, inspectOptions database: String, debatesTable: String = "debates") -> String {
             let statuses = TenantStatus.allCases.compactMap { status in
                 tenantsByStatus[status.rawValue].map { "\($0) \(status.rawValue)" }
             }
@@ -268,7 +291,14 @@ enum DemoCommand {
             fields.append("Scoped tasks", "\(scopedTasks), \(scopedTasksWithOwnTenant) saw only their own tenant")
             let reads = isolation.rowsSeen.keys.sorted().map { "\(isolation.rowsSeen[$0]!) by '\($0)'" }
             fields.append("Debates read", reads.joined(separator: ", ") + ", each only its own")
-            fields.append("Denied", "\(isolation.deniedStatements) cross-tenant statements, \(isolation.deniedAuditRecords) audit records written")
+            if let records = isolation.deniedAuditRecords {
+                fields.append("Denied", "\(isolation.deniedStatements) cross-tenant statements, \(records) audit records written")
+            } else {
+                fields.append("Denied", "\(isolation.deniedStatements) cross-tenant writes rejected by WITH CHECK")
+            }
+            if let reads = isolation.emptyCrossTenantReads {
+                fields.append("Cross-tenant reads", "\(reads), a forged set_config among them, none returned a row of the other tenant")
+            }
             let retry = quotas.retryAfterSeconds.map { ", retry after \($0) s" } ?? ""
             fields.append("Quota rejected", "'\(quotas.tenantID)' \(quotas.quota) after \(quotas.admitted) of \(quotas.limit)\(retry)")
             fields.append("Refunded", "1 \(quotas.quota) charge, \(quotas.usedAfterRefund) of \(quotas.limit) used afterwards")
@@ -281,14 +311,13 @@ enum DemoCommand {
             fields.append("Purged", "'\(receipt.tenantID)', \(receipt.totalRemoved) \(items) removed")
             fields.append("Audit records", "\(auditRecords)")
             fields.append("Database", databasePath)
-            let database = "--database sqlite:\(databasePath)"
             return fields.render() + """
 
 
                 Inspect it with:
                   tenancy list \(database)
                   tenancy verify \(database)
-                  tenancy sql --tenant \(sqlTenant) "SELECT * FROM debates" \(database)
+                  tenancy sql --tenant \(sqlTenant) "SELECT * FROM \(debatesTable)" \(database)
                 """
         }
     }

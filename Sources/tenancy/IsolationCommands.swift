@@ -1,5 +1,6 @@
 import Foundation
 import Tenancy
+import TenancyPostgres
 import TenancySQLite
 
 /// The commands that work on tenant data: `verify` checks the isolation of the protected
@@ -58,9 +59,18 @@ enum IsolationCommands {
     // MARK: - verify
 
     private static func runVerify(_ invocation: Invocation) async throws {
-        let registry = try await invocation.openRegistry()
-        let tenants = try await SQLiteTenantDatabase(registry.database)
-        let report = try await SQLiteIsolationVerifier(tenants).verify()
+        let registry = try await invocation.openRegistry(tenantData: true)
+        let report: IsolationReport
+        switch registry.backend {
+        case .sqlite(let database, _):
+            report = try await SQLiteIsolationVerifier(try await SQLiteTenantDatabase(database)).verify()
+        case .postgres(let backend):
+            // NOTE: only the library's schema and `public` are searched for unprotected tables
+            // with a tenant_id column, so tenant tables in other schemas are not reported.
+            let verifier = PostgresIsolationVerifier(
+                try backend.requireTenants(), owner: try backend.requireOwner(for: "verify"), schemas: [backend.schema, "public"])
+            report = try await verifier.verify()
+        }
 
         if invocation.json {
             try invocation.console.writeJSON(IsolationReportOutput(report))
@@ -117,6 +127,7 @@ enum IsolationCommands {
     /// The result of one `sql` statement: its rows, or the number of rows it changed.
     private enum StatementResult: Sendable {
         case rows([SQLiteRow])
+        case postgresRows([PostgresRow])
         case changed(Int)
     }
 
@@ -128,17 +139,32 @@ enum IsolationCommands {
         }
         let isWrite = SQLStatementKind.isWrite(statement)
 
-        let registry = try await invocation.openRegistry()
-        let tenants = try await SQLiteTenantDatabase(
-            registry.database, statementTimeLimit: .seconds(statementTimeLimitSeconds), audit: registry.manager.audit)
-        let enforcer = try enforcer(tenants)
-        let query = SQLiteQuery(unsafeSQL: statement)
-        let result: StatementResult = try await registry.manager.withTenant(id) { _ in
-            try await enforcer.requireTenantScope { scope in
-                if isWrite {
-                    return .changed(try await scope.database.execute(query))
+        let registry = try await invocation.openRegistry(tenantData: true, statementTimeLimit: .seconds(statementTimeLimitSeconds))
+        let result: StatementResult
+        switch registry.backend {
+        case .sqlite(let database, _):
+            let tenants = try await SQLiteTenantDatabase(
+                database, statementTimeLimit: .seconds(statementTimeLimitSeconds), audit: registry.manager.audit)
+            let enforcer = try enforcer(tenants)
+            let query = SQLiteQuery(unsafeSQL: statement)
+            result = try await registry.manager.withTenant(id) { _ in
+                try await enforcer.requireTenantScope { scope in
+                    if isWrite {
+                        return .changed(try await scope.database.execute(query))
+                    }
+                    return .rows(try await scope.database.query(query))
                 }
-                return .rows(try await scope.database.query(query))
+            }
+        case .postgres(let backend):
+            let enforcer = try TenantIsolationEnforcer(isolation, database: try backend.requireTenants())
+            let query = PostgresQuery(unsafeSQL: statement)
+            result = try await registry.manager.withTenant(id) { _ in
+                try await enforcer.requireTenantScope { scope in
+                    if isWrite {
+                        return .changed(try await scope.database.execute(query))
+                    }
+                    return .postgresRows(try await scope.database.query(query))
+                }
             }
         }
 
@@ -155,7 +181,26 @@ enum IsolationCommands {
             } else {
                 invocation.console.write(render(rows))
             }
+        case .postgresRows(let rows):
+            if invocation.json {
+                try invocation.console.writeJSON(rows.map(SQLRowOutput.init))
+            } else {
+                invocation.console.write(render(rows))
+            }
         }
+    }
+
+    /// Formats PostgreSQL rows as a table followed by their count, or "No rows.". Values are
+    /// in PostgreSQL's text form, NULL as `NULL`.
+    static func render(_ rows: [PostgresRow]) -> String {
+        guard let first = rows.first else {
+            return "No rows."
+        }
+        var table = TextTable(columns: first.columnNames)
+        for row in rows {
+            table.append(cells: row.values.map { TextTable.truncated($0.map { cell(.text($0)) } ?? "NULL", to: maximumCellLength) })
+        }
+        return table.render() + "\n\n(\(count(rows.count, "row")))"
     }
 
     /// Formats rows as a table followed by their count, or "No rows."

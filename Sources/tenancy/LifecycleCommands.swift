@@ -84,7 +84,7 @@ enum LifecycleCommands {
 
     private static func runDelete(_ invocation: Invocation) async throws {
         let id = try TenantID(validating: invocation.positional(0)!)
-        let registry = try await invocation.openRegistry()
+        let registry = try await invocation.openRegistry(tenantData: invocation.arguments.has("purge"))
         let manager = registry.manager
 
         guard invocation.arguments.has("purge") else {
@@ -128,7 +128,7 @@ enum LifecycleCommands {
     }
 
     private static func runPurgeExpired(_ invocation: Invocation) async throws {
-        let registry = try await invocation.openRegistry()
+        let registry = try await invocation.openRegistry(tenantData: true)
         let receipts = try await registry.manager.purgeExpired()
 
         if invocation.json {

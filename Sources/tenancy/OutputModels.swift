@@ -1,5 +1,6 @@
 import Foundation
 import Tenancy
+import TenancyPostgres
 import TenancySQLite
 
 /// A tenant as the CLI prints it in JSON.
@@ -125,9 +126,21 @@ struct IsolationReportOutput: Encodable {
 /// NULL becomes null, integers and finite reals numbers, text a string and a blob a base64
 /// string. A real that is infinite or NaN becomes a string ("inf", "-inf", "nan"), because
 /// JSON has no number for it. A column name that repeats an earlier one gets the suffix
-/// ":2", ":3" and so on, so no value is lost.
+/// ":2", ":3" and so on, so no value is lost. PostgreSQL values are strings in PostgreSQL's
+/// text form, or null.
 struct SQLRowOutput: Encodable {
-    let row: SQLiteRow
+    let columnNames: [String]
+    let values: [SQLiteValue]
+
+    init(row: SQLiteRow) {
+        columnNames = row.columnNames
+        values = row.values
+    }
+
+    init(row: PostgresRow) {
+        columnNames = row.columnNames
+        values = row.values.map { $0.map(SQLiteValue.text) ?? .null }
+    }
 
     private struct ColumnKey: CodingKey {
         let stringValue: String
@@ -144,7 +157,7 @@ struct SQLRowOutput: Encodable {
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: ColumnKey.self)
-        for (name, value) in zip(Self.uniqueNames(row.columnNames), row.values) {
+        for (name, value) in zip(Self.uniqueNames(columnNames), values) {
             let key = ColumnKey(stringValue: name)
             switch value {
             case .null:

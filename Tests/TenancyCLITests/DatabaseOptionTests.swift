@@ -18,18 +18,19 @@ import Testing
     }
 
     @Test func postgresSchemes() throws {
-        #expect(try DatabaseLocation(parsing: "postgres://app@localhost/tenancy", source: "--database") == .postgres)
-        #expect(try DatabaseLocation(parsing: "postgresql://app@localhost/tenancy", source: "--database") == .postgres)
+        #expect(try DatabaseLocation(parsing: "postgres://app@localhost/tenancy", source: "--database") == .postgres(url: "postgres://app@localhost/tenancy"))
+        #expect(
+            try DatabaseLocation(parsing: "postgresql://app@localhost/tenancy", source: "--database") == .postgres(url: "postgresql://app@localhost/tenancy"))
     }
 
     @Test func otherSchemeNamesValueAndForms() {
-        #expect(throws: UsageError("invalid TENANCY_DATABASE_URL 'mysql://localhost/t': expected sqlite:PATH. PostgreSQL is not supported by this build yet.")) {
+        #expect(throws: UsageError("invalid TENANCY_DATABASE_URL 'mysql://localhost/t': expected sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE")) {
             try DatabaseLocation(parsing: "mysql://localhost/t", source: "TENANCY_DATABASE_URL")
         }
     }
 
     @Test func plainPathIsRejected() {
-        #expect(throws: UsageError("invalid --database 'tenancy.sqlite': expected sqlite:PATH, as in sqlite:tenancy.sqlite. PostgreSQL is not supported by this build yet.")) {
+        #expect(throws: UsageError("invalid --database 'tenancy.sqlite': expected sqlite:PATH, as in sqlite:tenancy.sqlite or postgres://USER:PASSWORD@HOST:PORT/DATABASE")) {
             try DatabaseLocation(parsing: "tenancy.sqlite", source: "--database")
         }
     }

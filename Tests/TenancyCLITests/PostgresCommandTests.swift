@@ -1,0 +1,164 @@
+import Foundation
+import TenancyPostgres
+import Testing
+
+/// The PostgreSQL server `./scripts/test` starts, found through its environment variables.
+/// Without them a plain `swift test` skips these tests; with `TENANCY_TEST_REQUIRE_BACKENDS=1`
+/// a missing variable fails them.
+enum CLIPostgresServer {
+    static let environment = ProcessInfo.processInfo.environment
+    static let variables = ["TENANCY_TEST_POSTGRES_URL", "TENANCY_TEST_POSTGRES_OWNER_URL"]
+    static let isConfigured = variables.allSatisfy { environment[$0]?.isEmpty == false }
+    static let shouldRun = isConfigured || environment["TENANCY_TEST_REQUIRE_BACKENDS"] == "1"
+    static let skipMessage: Comment = "PostgreSQL CLI tests need a server: run ./scripts/test, which starts one and sets TENANCY_TEST_POSTGRES_URL"
+
+    struct MissingServerError: Error {}
+
+    /// Returns the application and owner URLs, or records an issue naming the missing variables.
+    static func urls() throws -> (application: String, owner: String) {
+        let missing = variables.filter { environment[$0]?.isEmpty != false }
+        guard missing.isEmpty else {
+            Issue.record("missing \(missing.joined(separator: ", ")) although TENANCY_TEST_REQUIRE_BACKENDS=1: run the tests through ./scripts/test")
+            throw MissingServerError()
+        }
+        return (environment["TENANCY_TEST_POSTGRES_URL"]!, environment["TENANCY_TEST_POSTGRES_OWNER_URL"]!)
+    }
+}
+
+/// A registry in a schema of its own on the test server, dropped when the test ends.
+struct PostgresWorkspace {
+    let application: String
+    let owner: String
+    let schema = "cli_test_" + String(UUID().uuidString.lowercased().prefix(8))
+    let secret = PostgresBindingSecret.generate().hexEncoded
+
+    init() throws {
+        (application, owner) = try CLIPostgresServer.urls()
+    }
+
+    /// Runs `tenancy` with `arguments` against this workspace's schema, with the owner URL.
+    func run(_ arguments: String..., withOwner: Bool = true) async throws -> CLIResult {
+        var options = ["--database", application, "--schema", schema]
+        if withOwner {
+            options += ["--owner-database", owner]
+        }
+        return try await TenancyExecutable.run(arguments + options, environment: [PostgresBindingSecret.environmentVariable: secret])
+    }
+
+    /// Runs SQL as the owner role.
+    func ownerExecute(_ sql: String) async throws {
+        let database = try PostgresDatabase(url: owner, maximumConnections: 1)
+        try await database.execute(sql)
+        await database.close()
+    }
+
+    func drop() async throws {
+        try await ownerExecute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
+    }
+}
+
+@Suite(.enabled(if: CLIPostgresServer.shouldRun, CLIPostgresServer.skipMessage), .serialized)
+struct PostgresCommandTests {
+    @Test func registryCommandsOnPostgres() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+
+        let withoutOwner = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "business", "--admin-email", "admin@acme.example", withOwner: false)
+        #expect(withoutOwner.status == 2)
+        #expect(withoutOwner.stderr.hasPrefix(
+            "error: installing the registry in schema '\(workspace.schema)' needs the owner role: pass --owner-database URL or set TENANCY_OWNER_DATABASE_URL\n"))
+
+        let created = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "business", "--admin-email", "admin@acme.example")
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.hasPrefix("Created tenant 'acme'.\n"))
+        #expect(created.field("Tier") == "business")
+        #expect(created.field("Placement") == "pool")
+        let second = try await workspace.run("create", "--id", "globex", "--name", "Globex", "--tier", "free", "--admin-email", "ops@globex.example", withOwner: false)
+        #expect(second.status == 0, "\(second.stderr)")
+
+        let list = try await workspace.run("list", "--json", withOwner: false)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(try list.jsonArray().map { $0["id"] as? String } == ["acme", "globex"])
+
+        let show = try await workspace.run("show", "acme", withOwner: false)
+        #expect(show.status == 0)
+        #expect(show.field("Admin e-mail") == "admin@acme.example")
+        #expect(show.field("Status") == "active")
+
+        let suspend = try await workspace.run("suspend", "acme", withOwner: false)
+        #expect(suspend.stdout == "Suspended tenant 'acme': active -> suspended.\n")
+
+        let delete = try await workspace.run("delete", "globex", "--purge", withOwner: false)
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(delete.stdout.hasPrefix("Deleted tenant 'globex' and purged its data.\n"))
+        #expect(delete.stdout.contains("postgres-tenant-rows"))
+
+        let missing = try await workspace.run("show", "initech", withOwner: false)
+        #expect(missing.status == 3)
+    }
+
+    @Test func sqlSeesOnlyTenantRows() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        for id in ["acme", "globex"] {
+            let result = try await workspace.run("create", "--id", id, "--name", id, "--tier", "free", "--admin-email", "a@\(id).example")
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let table = "\"\(workspace.schema)\".notes"
+        try await workspace.ownerExecute("CREATE TABLE \(table) (tenant_id text COLLATE \"C\" NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
+        let owner = try PostgresDatabase(url: workspace.owner, maximumConnections: 1)
+        let application = try PostgresConfiguration(url: workspace.application).user
+        try await PostgresRowLevelSecurity(schema: workspace.schema).protect(table: "notes", schema: workspace.schema, owner: owner, applicationRole: application)
+        await owner.close()
+
+        let insertA = try await workspace.run("sql", "--tenant", "acme", "INSERT INTO \(table) VALUES ('acme', 'n1'), ('acme', 'n2')", withOwner: false)
+        #expect(insertA.stdout == "2 rows changed.\n", "\(insertA.stderr)")
+        let insertB = try await workspace.run("sql", "--tenant", "globex", "INSERT INTO \(table) VALUES ('globex', 'n1')", withOwner: false)
+        #expect(insertB.stdout == "1 row changed.\n", "\(insertB.stderr)")
+
+        let read = try await workspace.run("sql", "--tenant", "acme", "SELECT tenant_id, id FROM \(table) ORDER BY id", withOwner: false)
+        #expect(read.status == 0)
+        #expect(read.stdout == "tenant_id  id\nacme       n1\nacme       n2\n\n(2 rows)\n")
+
+        // The forged binding replaces the verified one inside the statement, so the policy
+        // sees no valid tenant and the statement returns no rows at all.
+        let forged = try await workspace.run(
+            "sql", "--tenant", "acme", "SELECT n.* FROM \(table) n, (SELECT set_config('tenancy.tenant_id', 'globex', true)) AS f", withOwner: false)
+        #expect(forged.status == 0, "\(forged.stderr)")
+        #expect(forged.stdout == "No rows.\n")
+
+        let rehome = try await workspace.run("sql", "--tenant", "acme", "UPDATE \(table) SET tenant_id = 'globex'", withOwner: false)
+        #expect(rehome.status == 4)
+        #expect(rehome.stderr.contains("SQLSTATE 42501"))
+
+        let withoutSecret = try await TenancyExecutable.run(
+            ["sql", "--tenant", "acme", "SELECT 1", "--database", workspace.application, "--schema", workspace.schema],
+            environment: [PostgresBindingSecret.environmentVariable: ""])
+        #expect(withoutSecret.status == 2)
+        #expect(withoutSecret.stderr.hasPrefix("error: missing TENANCY_BINDING_SECRET: "))
+        #expect(!withoutSecret.stderr.contains(workspace.application))
+
+        let verify = try await workspace.run("verify")
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("\(workspace.schema).notes  yes       yes              ok\n"))
+        #expect(verify.stdout.hasSuffix("Passed: 0 findings, 9 of 9 probes passed.\n"))
+
+        // An unprotected table with a tenant_id column in the schema is a finding.
+        try await workspace.ownerExecute("CREATE TABLE \"\(workspace.schema)\".loose (tenant_id text NOT NULL, PRIMARY KEY (tenant_id))")
+        let finding = try await workspace.run("verify")
+        #expect(finding.status == 4)
+        #expect(finding.stdout.contains("the table \(workspace.schema).loose has a tenant_id column but is not protected"))
+    }
+
+    @Test func demoOnPostgres() async throws {
+        let (application, owner) = try CLIPostgresServer.urls()
+        let result = try await TenancyExecutable.run(["demo", "--database", application, "--owner-database", owner])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Cross-tenant reads:  2, a forged set_config among them, none returned a row of the other tenant\n"))
+        #expect(result.stdout.contains("Purged:              'umbrella-labs', 5 items removed\n"))
+        let schema = try #require(result.field("Database")?.components(separatedBy: "schema ").last)
+        let database = try PostgresDatabase(url: owner, maximumConnections: 1)
+        try await database.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
+        await database.close()
+    }
+}
