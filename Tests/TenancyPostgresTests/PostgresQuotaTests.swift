@@ -187,8 +187,9 @@ struct PostgresQuotaTests {
         let server = try await database.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8 AS ms")[0].integer("ms")
         let after = behind.now()
         // The server's reading lies between the two clocks' readings, within each clock's error
-        // (half its round trip) and the scheduling noise of a shared machine.
-        let tolerance: Int64 = 250
+        // (half its round trip) and the scheduling noise of a shared machine under a full test
+        // run (387 ms was seen); the injected skew is an hour, so 2 s still proves it corrected.
+        let tolerance: Int64 = 2_000
         #expect(before.millisecondsSince1970 - tolerance <= server)
         #expect(server <= after.millisecondsSince1970 + tolerance)
         #expect(abs(ahead.now().millisecondsSince1970 - behind.now().millisecondsSince1970) <= tolerance)
@@ -209,7 +210,8 @@ struct PostgresQuotaTests {
 
         try await Task.sleep(for: .seconds(1))
         let server = try await database.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8 AS ms")[0].integer("ms")
-        #expect(abs(clock.now().millisecondsSince1970 - server) <= 250)
+        // The jump was 10 minutes; 2 s of tolerance covers query latency under load.
+        #expect(abs(clock.now().millisecondsSince1970 - server) <= 2_000)
     }
 
     @Test("4 processes x 64 tasks admit exactly 1,000")
