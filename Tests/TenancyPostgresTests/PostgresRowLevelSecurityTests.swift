@@ -232,6 +232,8 @@ struct PostgresRowLevelSecurityTests {
                 try await asA.execute("UPDATE \(unsafeSQL: fixture.items) SET tenant_id = \(fixture.tenantB) WHERE id = 'a1'")
             }
             #expect(rehome?.code == .insufficientPrivilege)
+            #expect(rehome?.message.hasPrefix("row-level security rejected the row") == true)
+            #expect(rehome?.description.contains(fixture.tenantB.rawValue) == false)
             let insert = await #expect(throws: PostgresError.self) {
                 try await asA.execute("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES (\(fixture.tenantB), 'b9')")
             }

@@ -150,12 +150,17 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         serverMessage = field(tenancy_pg_diag_message_primary)
         serverDetail = field(tenancy_pg_diag_message_detail)
         serverHint = field(tenancy_pg_diag_message_hint)
-        message = Self.advice(for: sqlState)
+        message = Self.advice(for: sqlState, serverMessage: serverMessage)
     }
 
     /// A next step for the codes where one is clear; the SQLSTATE and identifiers say the rest.
-    static func advice(for code: Code?) -> String {
+    ///
+    /// The server's primary message is consulted only to tell a row-level security rejection
+    /// from a missing grant (both are 42501); it names the table, never a value.
+    static func advice(for code: Code?, serverMessage: String? = nil) -> String {
         switch code {
+        case .insufficientPrivilege? where serverMessage?.contains("row-level security") == true:
+            return "row-level security rejected the row: its tenant_id is not the tenant bound to the statement, and a tenant can only write its own rows"
         case .insufficientPrivilege?:
             return "the role lacks a privilege the statement needs; check the grants (the application role gets only what the migrations grant)"
         case .undefinedTable?, .undefinedColumn?, .undefinedFunction?:
