@@ -3,11 +3,12 @@ import Tenancy
 import TenancyPostgres
 
 /// `postgres`: a tenant's point select and 50-row range select through
-/// `PostgresTenantHandle` (the binding and the statement in one pipeline, row-level security
-/// filtering by tenant) against the same statement hand-written with `WHERE tenant_id = $1`
-/// on an unprotected copy of the table, through the same pool and the same number of
-/// concurrent tasks, for the verified and the trusted binding. The hand-written statement is
-/// also compared with `pgbench` running it on the copy with as many clients.
+/// `PostgresTenantHandle`, for the verified and the trusted binding. The handle sends the
+/// binding and the statement in one pipeline, and row-level security filters by tenant. The
+/// baseline is the same statement hand-written with `WHERE tenant_id = $1` on an unprotected
+/// copy of the table, through the same pool from the same number of concurrent tasks. The
+/// hand-written statement is also compared with `pgbench` running it on the copy with as many
+/// clients.
 ///
 /// The library's hand-written side sends one statement per round trip without pipelining,
 /// so pgbench runs without `\startpipeline` too. Our sides pick a random tenant and row per
@@ -172,7 +173,7 @@ private func compare(
         return { tenant, id in
             let rows = try await handles[tenant].query(PostgresQuery(unsafeSQL: sql, arguments: [.integer(Int64(id))]))
             guard rows.count == expectedRows else {
-                throw BenchmarkError("a tenant handle returned \(rows.count) rows, expected \(expectedRows); the binding did not verify")
+                throw BenchmarkError("a tenant handle returned \(rows.count) rows, expected \(expectedRows), so the binding did not verify or the table is not filled")
             }
         }
     }

@@ -4,8 +4,8 @@ import TenancyPostgres
 import TenancySQLite
 
 /// `registry`: lookup by id through the SQLite store with 100,000 tenants, against the same
-/// lookup with 1,000 tenants, in the same run; and the same through `PostgresTenantStore`
-/// when `postgres` gives the application and owner roles' URLs.
+/// lookup with 1,000 tenants, in the same run. When `postgres` gives the application and
+/// owner roles' URLs, it compares the same through `PostgresTenantStore` too.
 func benchmarkRegistry(rounds: Int, postgres: (database: String, owner: String)?) async throws -> [Comparison] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tenancy-bench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
