@@ -2,19 +2,19 @@
 //
 // Usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
 //        --pgbench PATH [--clients N]] [--json]
-// Scenarios: context, registry, isolation, quotas, all. Build in release mode: swift run -c release tenancy-bench all
+// Scenarios: context, registry, isolation, postgres, quotas, all. Build in release mode: swift run -c release tenancy-bench all
 import Foundation
 
 let usage = """
     usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
                          --pgbench PATH [--clients N]] [--json]
-      scenarios: context, registry, isolation, quotas, all
+      scenarios: context, registry, isolation, postgres, quotas, all (postgres only with --database)
       --rounds N              timed rounds per comparison, alternating ours and baseline (default 7)
       --python PATH           a Python interpreter with the limits package, for the quotas baseline
-      --database URL          postgres:// URL of the application role, for the PostgreSQL quota line
-      --owner-database URL    postgres:// URL of the owner role, which creates and drops the bench schema
-      --pgbench PATH          the pgbench executable, the baseline of the PostgreSQL quota line
-      --clients N             concurrent tasks and pgbench clients for the PostgreSQL line (default 8)
+      --database URL          postgres:// URL of the application role, for the PostgreSQL lines
+      --owner-database URL    postgres:// URL of the owner role, which creates and drops the bench schemas
+      --pgbench PATH          the pgbench executable, the baseline of the postgres and PostgreSQL quota lines
+      --clients N             concurrent tasks and pgbench clients for the PostgreSQL lines (default 8)
       --json                  print one JSON object per comparison instead of text lines
     """
 
@@ -67,10 +67,10 @@ while let argument = arguments.popFirst() {
     case "--help", "-h":
         print(usage)
         exit(0)
-    case "context", "registry", "isolation", "quotas":
+    case "context", "registry", "isolation", "postgres", "quotas":
         scenarios.append(argument)
     case "all":
-        scenarios += ["context", "registry", "isolation", "quotas"]
+        scenarios += ["context", "registry", "isolation", "all-postgres", "quotas"]
     default:
         FileHandle.standardError.write(Data("error: unknown scenario or option '\(argument)'\n\(usage)\n".utf8))
         exit(2)
@@ -81,16 +81,25 @@ if scenarios.isEmpty {
     exit(2)
 }
 
-var postgresOptions: PostgresQuotaBenchmarkOptions?
-switch (database, ownerDatabase, pgbench) {
-case (let database?, let ownerDatabase?, let pgbench?):
-    postgresOptions = PostgresQuotaBenchmarkOptions(database: database, ownerDatabase: ownerDatabase, pgbench: pgbench, clients: clients)
-case (nil, nil, nil):
-    break
-default:
-    FileHandle.standardError.write(Data("error: the PostgreSQL quota line needs all of --database, --owner-database and --pgbench\n\(usage)\n".utf8))
+// `all` runs the postgres scenario only when a server is given.
+scenarios = scenarios.compactMap { scenario in
+    scenario == "all-postgres" ? (database == nil ? nil : "postgres") : scenario
+}
+if (database == nil) != (ownerDatabase == nil) {
+    FileHandle.standardError.write(Data("error: --database and --owner-database go together\n\(usage)\n".utf8))
     exit(2)
 }
+let needsPgbench = scenarios.contains("postgres") || (database != nil && scenarios.contains("quotas"))
+if needsPgbench && (database == nil || pgbench == nil) {
+    FileHandle.standardError.write(
+        Data("error: the postgres scenario and the PostgreSQL quota line need --database, --owner-database and --pgbench\n\(usage)\n".utf8))
+    exit(2)
+}
+var postgresOptions: PostgresQuotaBenchmarkOptions?
+if let database, let ownerDatabase, let pgbench {
+    postgresOptions = PostgresQuotaBenchmarkOptions(database: database, ownerDatabase: ownerDatabase, pgbench: pgbench, clients: clients)
+}
+let registryServer = database.flatMap { database in ownerDatabase.map { (database: database, owner: $0) } }
 
 #if DEBUG
 FileHandle.standardError.write(Data("warning: debug build; measure with `swift run -c release tenancy-bench`\n".utf8))
@@ -101,7 +110,8 @@ encoder.outputFormatting = [.sortedKeys]
 for scenario in scenarios {
     let comparisons = switch scenario {
     case "context": try await benchmarkContext(rounds: rounds)
-    case "registry": try await benchmarkRegistry(rounds: rounds)
+    case "registry": try await benchmarkRegistry(rounds: rounds, postgres: registryServer)
+    case "postgres": try await benchmarkPostgresIsolation(rounds: rounds, options: postgresOptions!)
     case "isolation": try await benchmarkIsolation(rounds: rounds)
     default: try await benchmarkQuotas(rounds: rounds, python: python, postgres: postgresOptions)
     }
