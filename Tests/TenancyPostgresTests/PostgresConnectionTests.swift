@@ -95,7 +95,8 @@ struct PostgresConnectionTests {
 
     @Test("server error has SQLSTATE and no values in description")
     func serverErrorKeepsValuesOut() async throws {
-        let database = try await PostgresTestServer.application()
+        // The application role may not create temporary tables.
+        let database = try await PostgresTestServer.owner()
         let secret = "row-secret-4711"
         let error = try await #require(throws: PostgresError.self) {
             try await database.transaction { connection in
@@ -135,7 +136,8 @@ struct PostgresConnectionTests {
 
     @Test("transaction rolls back when the body throws")
     func transactionRollsBack() async throws {
-        let database = try await PostgresTestServer.application()
+        // The application role may not create temporary tables.
+        let database = try await PostgresTestServer.owner()
         try await database.withCheckedOutConnection { connection in
             try await connection.withConnection { connection in
                 try connection.execute("CREATE TEMPORARY TABLE rollback_probe (value int8)")
@@ -306,7 +308,8 @@ struct PostgresConnectionTests {
 
     @Test("pipeline failure rolls back every statement")
     func pipelineFailureRollsBack() async throws {
-        let database = try Self.pool(size: 1)
+        // The application role may not create temporary tables.
+        let database = try PostgresDatabase(url: try PostgresTestServer.urls().owner, maximumConnections: 1)
         try await database.execute("CREATE TEMPORARY TABLE pipeline_probe (value int8 PRIMARY KEY)")
         let error = try await #require(throws: PostgresError.self) {
             try await database.pipeline([

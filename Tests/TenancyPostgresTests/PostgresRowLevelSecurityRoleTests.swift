@@ -124,6 +124,16 @@ struct PostgresRowLevelSecurityRoleTests {
         }
     }
 
+    @Test("role with TEMPORARY on the database is rejected")
+    func temporaryPrivilegeRejected() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let database = try PostgresIdentifier.quoted(try PostgresConfiguration(url: try PostgresTestServer.urls().admin).database)
+            let error = try await Self.openAs(fixture, setUp: ["GRANT TEMPORARY ON DATABASE \(database) TO ROLE"])
+            #expect(error?.code == .unsafeRole)
+            #expect(error?.message.contains("may create temporary tables") == true)
+        }
+    }
+
     @Test("pg_write_all_data member is rejected")
     func writeAllDataRejected() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in

@@ -77,6 +77,33 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    /// A temporary table outlives the statement that created it and comes first in every
+    /// session's `search_path`, so on a pooled connection it would catch the next tenant's
+    /// statements that name the real table without its schema.
+    @Test("temporary table of A cannot catch B's rows")
+    func temporaryTableShadow() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let owner = try await PostgresTestServer.owner()
+            let table = "rls_shadow_" + String(UUID().uuidString.prefix(8).lowercased())
+            try await owner.execute("CREATE TABLE public.\(table) (tenant_id text NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
+            try await fixture.rls.protect(table: table, schema: "public", owner: owner, applicationRole: fixture.pool.configuration.user)
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+
+            await #expect(throws: PostgresError.self) {
+                try await asA.execute("CREATE TEMPORARY TABLE \(unsafeSQL: table) (tenant_id text, id text)")
+            }
+            // B names the table the way application code does, without its schema.
+            try await asB.execute("INSERT INTO \(unsafeSQL: table) (tenant_id, id) VALUES (\(fixture.tenantB), 'b-private')")
+
+            let capturedByA = try await asA.query("SELECT id FROM \(unsafeSQL: table)").map { try $0.text("id") }
+            let storedForB = try await asB.query("SELECT id FROM public.\(unsafeSQL: table)").map { try $0.text("id") }
+            try await owner.execute("DROP TABLE public.\(table)")
+            #expect(capturedByA == [])
+            #expect(storedForB == ["b-private"])
+        }
+    }
+
     @Test("transaction sees its tenant's rows and commits")
     func transactionCommits() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in

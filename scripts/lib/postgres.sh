@@ -69,6 +69,7 @@ CREATE ROLE tenancy_owner LOGIN PASSWORD '$owner_password';
 CREATE ROLE tenancy_app LOGIN PASSWORD '$app_password';
 CREATE ROLE tenancy_maintenance LOGIN BYPASSRLS PASSWORD '$maintenance_password';
 CREATE DATABASE tenancy_test OWNER tenancy_owner;
+REVOKE TEMPORARY ON DATABASE tenancy_test FROM PUBLIC;
 SQL
 
     local base="127.0.0.1:$port/tenancy_test"

@@ -60,7 +60,8 @@ public struct PostgresRowLevelSecurity: Sendable {
 
     /// Returns the SQL a superuser runs once in `database`: it creates the missing roles (with
     /// `LOGIN` and no password, so the DBA sets passwords with `ALTER ROLE ... PASSWORD`),
-    /// removes superuser and `BYPASSRLS` from the owner and application roles, and creates the
+    /// removes superuser and `BYPASSRLS` from the owner and application roles, revokes
+    /// `TEMPORARY` on the database from `PUBLIC` and the application role, and creates the
     /// library's schema owned by the owner role. Running it again changes nothing else.
     public func superuserSQL(database: String, roles: Roles) throws -> String {
         let owner = try PostgresIdentifier.quoted(roles.owner)
@@ -73,6 +74,11 @@ public struct PostgresRowLevelSecurity: Sendable {
             "ALTER ROLE \(application) NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB;",
             "GRANT CONNECT, CREATE ON DATABASE \(quotedDatabase) TO \(owner);",
             "GRANT CONNECT ON DATABASE \(quotedDatabase) TO \(application);",
+            // A temporary table lasts as long as the session and comes first in its
+            // search_path, so on a pooled connection one tenant's temporary table would
+            // catch the next tenant's statements that name a table without its schema.
+            "REVOKE TEMPORARY ON DATABASE \(quotedDatabase) FROM PUBLIC;",
+            "REVOKE TEMPORARY ON DATABASE \(quotedDatabase) FROM \(application);",
             // PostgreSQL 15 no longer lets every role create objects in `public`; older
             // databases did, and the application role must not create functions or operators
             // anywhere.

@@ -6,8 +6,8 @@ extension PostgresTenantDatabase {
     /// naming the first problem and its fix.
     ///
     /// Rejected: a role that is superuser, has `BYPASSRLS`, owns a tenant table, the library's
-    /// schema or a function in it, or (verified binding) can read or change the binding
-    /// secret. Also rejected: a member of such a role, directly or through other roles, with
+    /// schema or a function in it, may create temporary tables in the database, or (verified
+    /// binding) can read or change the binding secret. Also rejected: a member of such a role, directly or through other roles, with
     /// or without `INHERIT`, because a member can `SET ROLE` to it. Then a probe binding must verify: the
     /// database must return the probe tenant for a correct binding and, with the verified
     /// binding, nothing for the tenant id without its tag.
@@ -50,7 +50,8 @@ extension PostgresTenantDatabase {
             (SELECT pg_catalog.string_agg(p.proname::text, ', ' ORDER BY p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proowner OPERATOR(pg_catalog.=) r.oid) AS owned_functions,
             pg_catalog.has_table_privilege(r.oid, \(literal("\(quotedSchema).binding_secret")), 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') AS reads_secret,
-            pg_catalog.has_function_privilege(r.oid, \(literal("\(quotedSchema).binding_inner_key()")), 'EXECUTE') AS reads_key
+            pg_catalog.has_function_privilege(r.oid, \(literal("\(quotedSchema).binding_inner_key()")), 'EXECUTE') AS reads_key,
+            pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS creates_temporary
         FROM chain c JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.oid
         GROUP BY r.oid, r.rolname, r.rolsuper, r.rolbypassrls
         ORDER BY min(c.depth), r.rolname
@@ -90,6 +91,11 @@ extension PostgresTenantDatabase {
             throw unsafe(
                 "can read or change the binding secret (a grant, pg_read_all_data or pg_write_all_data), so it could sign any tenant's binding",
                 fix: "REVOKE the privilege on binding_secret and binding_inner_key()")
+        }
+        if try row.boolean("creates_temporary") {
+            throw unsafe(
+                "may create temporary tables, which outlive a statement on a pooled connection and shadow the tables that the next tenant's SQL names without a schema",
+                fix: "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC and from \(name)")
         }
     }
 
