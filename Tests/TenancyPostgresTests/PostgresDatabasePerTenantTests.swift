@@ -4,7 +4,7 @@ import Testing
 @testable import TenancyPostgres
 
 /// Two tenants placed in databases of their own, with a registry schema and a manager of
-/// their own; `with` drops both databases and roles afterwards, also when the body throws.
+/// their own. `with` drops both databases and roles afterwards, also when the body throws.
 struct DatabasePerTenantFixture {
     let manager: TenantManager
     let databases: PostgresDatabasePerTenant

@@ -6,15 +6,16 @@ extension PostgresDatabasePerTenant {
     /// Creates the tenant's role and database, runs the tenant migrations there as that role,
     /// and records the placement; returns the tenant with placement `database:NAME`.
     ///
-    /// Steps, each safe to repeat, so calling it again after a failure finishes the work:
-    /// store the settings with a new random password (a repeat keeps the stored one); create
-    /// the role (`LOGIN`, none of `SUPERUSER`, `CREATEDB`, `CREATEROLE`, `REPLICATION`,
-    /// `BYPASSRLS`) with a SCRAM-SHA-256 verifier that libpq computes on the client, so the
-    /// password itself never reaches the server; create the database from `template0`;
-    /// revoke all its privileges from `PUBLIC` and grant `CONNECT`, `CREATE` and `TEMPORARY`
-    /// to the role; hand the `public` schema to the role; migrate; set the tenant's placement
-    /// with `TenantStore.update` on ``manager``'s store and append a
-    /// `tenant.placement-changed` audit record.
+    /// Every step is safe to repeat, so calling it again after a failure finishes the work:
+    /// 1. Store the settings with a new random password. A repeat keeps the stored one.
+    /// 2. Create the role with `LOGIN` and none of `SUPERUSER`, `CREATEDB`, `CREATEROLE`,
+    ///    `REPLICATION` or `BYPASSRLS`. libpq computes its SCRAM-SHA-256 verifier on the
+    ///    client, so the password itself never reaches the server.
+    /// 3. Create the database from `template0`, revoke all its privileges from `PUBLIC`, and
+    ///    grant `CONNECT`, `CREATE` and `TEMPORARY` to the role, which also gets `public`.
+    /// 4. Run ``migrations`` as the role.
+    /// 5. Set the tenant's placement with `TenantStore.update` on ``manager``'s store and
+    ///    append a `tenant.placement-changed` audit record.
     ///
     /// NOTE: rows the tenant already has in pooled tables stay there; nothing is copied.
     ///

@@ -11,15 +11,15 @@ import Synchronization
 /// role connect only to databases where it has `CONNECT`, and each tenant database grants
 /// `CONNECT` to its own role alone.
 ///
-/// Placing and purging need an admin connection (a superuser, or a role with `CREATEDB` and
-/// `CREATEROLE`); handles need only the owner role's pool, to read the settings.
+/// Placing and purging need an admin connection: a superuser, or a role with `CREATEDB` and
+/// `CREATEROLE`. Handles need only the owner role's pool, which reads the settings.
 public final class PostgresDatabasePerTenant: TenantDatabaseProvider {
     /// The owner role's pool on the registry database; it reads and writes the placements.
     public let owner: PostgresDatabase
     /// The pool that creates and drops tenant roles and databases, or nil when this process
     /// only serves handles.
     public let admin: PostgresDatabase?
-    /// The registry schema that holds the placements table.
+    /// The registry schema that contains the placements table.
     public let schema: PostgresRegistrySchema
     /// The tenant registry, where ``place(_:)`` records each tenant's placement.
     public let manager: TenantManager
@@ -34,7 +34,7 @@ public final class PostgresDatabasePerTenant: TenantDatabaseProvider {
     public let port: Int
     /// The size of each tenant's pool.
     public let connectionsPerTenant: Int
-    /// The most tenant pools kept open at once; the least recently used is closed first.
+    /// The maximum number of tenant pools open at once. The least recently used closes first.
     public let maximumOpenPools: Int
 
     private let open = Mutex<OpenPools>(OpenPools())

@@ -37,8 +37,8 @@ public struct PostgresDatabasePerTenantHandle: Sendable, CustomStringConvertible
     }
 
     /// Runs `body` on the tenant's pool. When the cache closed that pool between the lookup
-    /// and the checkout, it runs `body` once more on a reopened pool; a closed pool fails at
-    /// checkout, before any statement is sent, so nothing runs twice.
+    /// and the checkout, it runs `body` once more on a reopened pool. Nothing runs twice,
+    /// because a closed pool fails at checkout, before any statement is sent.
     private func withPool<Result>(_ body: (PostgresDatabase) async throws -> Result) async throws -> Result {
         let pool = try await databases.pool(for: tenantID)
         do {

@@ -48,7 +48,7 @@ public struct PostgresTenantConnectionSettings: Sendable, Hashable, CustomString
 
 /// The registry table of database-per-tenant placements, in the registry's schema.
 ///
-/// Only the owner role may read it, because it holds every tenant's password: the migration
+/// Only the owner role may read it, because it contains every tenant's password: the migration
 /// revokes all privileges from `PUBLIC` and grants the application role nothing.
 enum PostgresTenantDatabaseRegistry {
     static let component = "tenant-databases"

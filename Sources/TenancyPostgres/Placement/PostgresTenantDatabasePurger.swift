@@ -1,8 +1,8 @@
 public import Tenancy
 
 extension PostgresDatabasePerTenant {
-    /// Drops the tenant's database and role and deletes its stored placement; returns how
-    /// many of the three existed and were removed (0 when the tenant has no placement).
+    /// Drops the tenant's database and role and deletes its stored placement. Returns how
+    /// many of the three existed and were removed, 0 when the tenant has no placement.
     ///
     /// It acts only on the names in the stored placement, so it never drops a role or database
     /// that ``place(_:)`` did not create, and it deletes the placement last, so a run that
