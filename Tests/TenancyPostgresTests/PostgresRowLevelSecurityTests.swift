@@ -275,6 +275,20 @@ struct PostgresRowLevelSecurityTests {
 
     // MARK: - Binding modes and keys
 
+    @Test("the check never prints its plan, which holds the key")
+    func checkSuppressesPlanDumps() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let rows = try await fixture.pool.query(
+                """
+                SELECT pg_catalog.array_to_string(p.proconfig, ',') AS config FROM pg_catalog.pg_proc AS p
+                JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+                WHERE n.nspname = $1 AND p.proname = 'current_tenant'
+                """, [.text(fixture.rls.schema)])
+            #expect(rows.count == 1)
+            #expect(try rows.first?.text("config") == "debug_print_plan=off")
+        }
+    }
+
     @Test("new secret stops old tags on the same session")
     func rotation() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in

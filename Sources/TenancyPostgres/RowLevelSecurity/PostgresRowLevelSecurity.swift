@@ -207,6 +207,13 @@ public struct PostgresRowLevelSecurity: Sendable {
     ///
     /// The nested `CASE` fixes the order: shape first, then the code, then the minute, which
     /// is only parsed as a number once the code proves the library wrote it.
+    ///
+    /// `SET debug_print_plan = off` is the one configuration the function sets. The folded
+    /// keys are constants in the plans of its expressions, and any role may turn that setting
+    /// on (with `client_min_messages = log`) and force a new plan with `DISCARD PLANS`, which
+    /// would print the keys to the client and the server log. The clause applies while the
+    /// function runs, which is when PL/pgSQL plans those expressions, and costs a
+    /// configuration nesting level per call, once per statement.
     var verifiedFunctionSQL: String {
         let s = quotedSchema
         return """
@@ -218,6 +225,7 @@ public struct PostgresRowLevelSecurity: Sendable {
                 AS $tenancy$ SELECT k.outer_key FROM \(s).binding_secret AS k $tenancy$;
             CREATE OR REPLACE FUNCTION \(s).current_tenant() RETURNS pg_catalog.text
                 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+                SET debug_print_plan = off
                 AS $tenancy$
             DECLARE
                 tenant pg_catalog.text := pg_catalog.current_setting('tenancy.tenant_id', true);
