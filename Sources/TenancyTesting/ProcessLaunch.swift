@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
-import Foundation
+package import Foundation
 import Synchronization
+import Testing
 
 /// Runs child processes for tests with `posix_spawn` and `waitpid`, without `Foundation.Process`.
 ///
@@ -122,4 +123,40 @@ package enum ProcessLaunch {
         }
         return Termination(status: (status >> 8) & 0xFF, signal: nil)
     }
+}
+
+/// The outcome of ``runChildProcess(_:_:environment:)``.
+package struct ProcessResult: Sendable {
+    /// The exit status, or the signal number when a signal ended the child.
+    package let status: Int32
+    package let killedBySignal: Bool
+    package let standardOutput: String
+    package let standardError: String
+}
+
+/// Returns the executable `name` that `swift build` put next to the test bundle, recording an
+/// issue and throwing when it is missing.
+package func builtExecutable(_ name: String) throws -> URL {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    Issue.record("the executable '\(name)' was not found next to the test bundle; run `swift build` first")
+    throw CocoaError(.fileNoSuchFile)
+}
+
+/// Runs an executable to completion with this process's environment (without
+/// `TENANCY_FAULT`) plus `environment`, and collects its output.
+package func runChildProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+    var merged = ProcessInfo.processInfo.environment
+    merged.removeValue(forKey: "TENANCY_FAULT")
+    merged.merge(environment) { $1 }
+    let output = try await ProcessLaunch.runCollectingOutput(executable.path, arguments: arguments, environment: merged)
+    return ProcessResult(
+        status: output.termination.signal ?? output.termination.status,
+        killedBySignal: output.termination.signal != nil,
+        standardOutput: output.standardOutput,
+        standardError: output.standardError)
 }

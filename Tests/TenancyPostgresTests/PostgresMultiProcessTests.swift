@@ -1,3 +1,4 @@
+import TenancyTesting
 import Foundation
 import Tenancy
 import TenancyPostgres
@@ -41,6 +42,6 @@ struct PostgresMultiProcessTests {
     /// Runs the child; `run` waits for it on a Dispatch thread, so two children run at once
     /// without blocking the cooperative pool.
     func runInBackground(_ executable: URL, _ arguments: [String]) async throws -> ProcessResult {
-        try await run(executable, arguments)
+        try await runChildProcess(executable, arguments)
     }
 }

@@ -225,7 +225,7 @@ struct PostgresQuotaTests {
             ]
             let results = try await withThrowingTaskGroup(of: ProcessResult.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { try await Task.detached { try await run(worker, arguments) }.value }
+                    group.addTask { try await Task.detached { try await runChildProcess(worker, arguments) }.value }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -247,7 +247,7 @@ struct PostgresQuotaTests {
         let url = try PostgresTestServer.urls().application
         let worker = try builtExecutable("tenancy-test-worker")
         try await withQuotaSchema { schema in
-            let crashed = try await run(
+            let crashed = try await runChildProcess(
                 worker, ["lease-hold", "--database", url, "--schema", schema.name, "--tenant", "acme-corp", "--ttl-ms", "60000"],
                 environment: ["TENANCY_FAULT": "quota.lease.acquired:1"])
             #expect(crashed.killedBySignal)

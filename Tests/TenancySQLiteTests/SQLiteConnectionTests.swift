@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Tenancy
 import Testing
 @testable import TenancySQLite
 

@@ -1,3 +1,4 @@
+import TenancyTesting
 import Foundation
 import Tenancy
 import Testing
@@ -24,19 +25,19 @@ struct SQLiteCrashTests {
         defer { directory.remove() }
         let path = directory.path("crash.sqlite")
         let worker = try builtExecutable("tenancy-test-worker")
-        let seeded = try await run(worker, ["seed", "--database", path, "--tenant", "doomed", "--rows", "\(Self.rowsPerTable)"])
+        let seeded = try await runChildProcess(worker, ["seed", "--database", path, "--tenant", "doomed", "--rows", "\(Self.rowsPerTable)"])
         try #require(seeded.status == 0, "seed failed: \(seeded.standardError)")
-        let bystander = try await run(worker, ["seed", "--database", path, "--tenant", "bystander", "--rows", "2"])
+        let bystander = try await runChildProcess(worker, ["seed", "--database", path, "--tenant", "bystander", "--rows", "2"])
         try #require(bystander.status == 0, "seed failed: \(bystander.standardError)")
 
-        let crashed = try await run(worker, ["purge", "--database", path, "--tenant", "doomed"], environment: ["TENANCY_FAULT": fault])
+        let crashed = try await runChildProcess(worker, ["purge", "--database", path, "--tenant", "doomed"], environment: ["TENANCY_FAULT": fault])
         #expect(crashed.killedBySignal)
         #expect(crashed.status == SIGKILL)
 
         let manager = try await TenantManager.sqlite(try SQLiteDatabase(path: path))
         #expect(try await manager.tenant("doomed").status == .deleting)
 
-        let resumed = try await run(worker, ["purge", "--database", path, "--tenant", "doomed"])
+        let resumed = try await runChildProcess(worker, ["purge", "--database", path, "--tenant", "doomed"])
         try #require(resumed.status == 0, "resume failed: \(resumed.standardError)")
         let receipt = try decodeReceipt(resumed.standardOutput)
 
@@ -51,7 +52,7 @@ struct SQLiteCrashTests {
             #expect(counts == ["bystander=2"], "table \(table)")
         }
 
-        let again = try await run(worker, ["purge", "--database", path, "--tenant", "doomed"])
+        let again = try await runChildProcess(worker, ["purge", "--database", path, "--tenant", "doomed"])
         #expect(again.status == 0)
         #expect(again.standardOutput == resumed.standardOutput)
     }
@@ -62,9 +63,9 @@ struct SQLiteCrashTests {
         defer { directory.remove() }
         let path = directory.path("counts.sqlite")
         let worker = try builtExecutable("tenancy-test-worker")
-        _ = try await run(worker, ["seed", "--database", path, "--tenant", "counted", "--rows", "\(Self.rowsPerTable)"])
+        _ = try await runChildProcess(worker, ["seed", "--database", path, "--tenant", "counted", "--rows", "\(Self.rowsPerTable)"])
 
-        let result = try await run(worker, ["purge", "--database", path, "--tenant", "counted"])
+        let result = try await runChildProcess(worker, ["purge", "--database", path, "--tenant", "counted"])
         try #require(result.status == 0, "purge failed: \(result.standardError)")
         let receipt = try decodeReceipt(result.standardOutput)
 
@@ -82,10 +83,10 @@ struct SQLiteCrashTests {
         _ = try await TenantManager.sqlite(try SQLiteDatabase(path: path))
 
         async let first = Task.detached {
-            try await run(worker, ["create", "--database", path, "--name", "Same Name", "--count", "\(perProcess)"])
+            try await runChildProcess(worker, ["create", "--database", path, "--name", "Same Name", "--count", "\(perProcess)"])
         }.value
         async let second = Task.detached {
-            try await run(worker, ["create", "--database", path, "--name", "Same Name", "--count", "\(perProcess)"])
+            try await runChildProcess(worker, ["create", "--database", path, "--name", "Same Name", "--count", "\(perProcess)"])
         }.value
         let results = try await [first, second]
 

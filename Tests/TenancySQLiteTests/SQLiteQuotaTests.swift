@@ -33,7 +33,7 @@ struct SQLiteQuotaTests {
         let arguments = ["quota-charge", "--database", path, "--tenant", "acme-corp", "--limit", "1000", "--tasks", "64", "--charges", "5"]
         let results = try await withThrowingTaskGroup(of: ProcessResult.self) { group in
             for _ in 0..<4 {
-                group.addTask { try await Task.detached { try await run(worker, arguments) }.value }
+                group.addTask { try await Task.detached { try await runChildProcess(worker, arguments) }.value }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -56,7 +56,7 @@ struct SQLiteQuotaTests {
         let worker = try builtExecutable("tenancy-test-worker")
         let store = try await SQLiteQuotaStore(database: try SQLiteDatabase(path: path))
 
-        let crashed = try await run(
+        let crashed = try await runChildProcess(
             worker, ["lease-hold", "--database", path, "--tenant", "acme-corp", "--ttl-ms", "60000"],
             environment: ["TENANCY_FAULT": "quota.lease.acquired:1"])
         #expect(crashed.killedBySignal)

@@ -215,30 +215,26 @@ public struct TenantFileStorage: Sendable {
     }
 
     private func deleteFile(_ name: String, tenantID: TenantID) throws -> Int? {
-        let components = try Self.validatedComponents(name)
-        let directory: Int32
-        do {
-            directory = try openTenantDirectory(tenantID, create: false)
-        } catch let error as TenantFileError where error.code == .notFound {
-            return nil
+        try withExistingParent(of: name, tenantID: tenantID) { parent, last in
+            guard let size = Self.regularFileSize(last, in: parent) else { return nil }
+            guard unlinkat(parent, last, 0) == 0 else { throw TenantFileError.fromErrno("delete", name: name) }
+            return size
         }
-        defer { close(directory) }
-        let parent: Int32
-        do {
-            parent = try openParent(of: components, from: directory, create: false)
-        } catch let error as TenantFileError where error.code == .notFound {
-            return nil
-        }
-        defer { if parent != directory { close(parent) } }
-
-        guard let size = Self.regularFileSize(components.last!, in: parent) else { return nil }
-        guard unlinkat(parent, components.last!, 0) == 0 else { throw TenantFileError.fromErrno("delete", name: name) }
-        return size
     }
 
     /// Returns the size of the regular file `name` of a tenant, or nil when there is none,
     /// creating no directory.
     private func currentSize(of name: String, tenantID: TenantID) throws -> Int? {
+        try withExistingParent(of: name, tenantID: tenantID) { parent, last in
+            Self.regularFileSize(last, in: parent)
+        }
+    }
+
+    /// Opens the existing directory that holds `name`'s last component and runs `body` with it
+    /// and that component; returns nil, creating nothing, when a directory on the way is missing.
+    private func withExistingParent<Result>(
+        of name: String, tenantID: TenantID, _ body: (Int32, String) throws -> Result?
+    ) throws -> Result? {
         let components = try Self.validatedComponents(name)
         let directory: Int32
         do {
@@ -254,7 +250,7 @@ public struct TenantFileStorage: Sendable {
             return nil
         }
         defer { if parent != directory { close(parent) } }
-        return Self.regularFileSize(components.last!, in: parent)
+        return try body(parent, components.last!)
     }
 
     private func requireNoQuotas(operation: String) throws {

@@ -1,6 +1,7 @@
 internal import CLibPQ
 import Dispatch
 import Foundation
+import Tenancy
 import Synchronization
 
 /// One libpq connection, owned by an actor that runs on its own serial Dispatch queue.
