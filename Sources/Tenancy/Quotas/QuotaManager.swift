@@ -12,7 +12,7 @@ import Foundation
 public final class QuotaManager: Sendable {
     /// The limits this manager enforces or caps with.
     public let config: QuotaConfig
-    /// Where counters, refunds and leases live.
+    /// The store of counters, refunds and leases.
     public let store: any QuotaStore
     /// The tenant registry, or nil for a standalone manager.
     public let tenants: (any TenantStore)?
@@ -136,7 +136,7 @@ public final class QuotaManager: Sendable {
     /// Logs a refusal and returns it, for the caller to throw.
     private func refused(_ refusal: QuotaExceeded) -> QuotaExceeded {
         logger.info(
-            "quota refused",
+            "quota rejected",
             ["tenant.id": refusal.tenantID.rawValue, "quota.name": refusal.quotaName, "quota.subject": refusal.subject.storageKey])
         return refusal
     }
@@ -209,9 +209,9 @@ public final class QuotaManager: Sendable {
     }
 }
 
-/// The answer of ``QuotaManager/check(_:tenantID:by:)``.
+/// The result of ``QuotaManager/check(_:tenantID:by:)``.
 public struct QuotaCheck: Hashable, Sendable {
-    /// Why a charge would be refused, or nil when it would be admitted.
+    /// The reason a charge would be rejected, or nil when it would be admitted.
     public let refusal: QuotaExceeded?
 
     /// Whether a charge would be admitted now.

@@ -73,9 +73,9 @@ public struct QuotaChargeLine: Hashable, Sendable, Codable {
     }
 }
 
-/// What a store did with a charge.
+/// The outcome of a charge in a store.
 public enum QuotaChargeOutcome: Hashable, Sendable {
-    /// Every line was charged; `usedAfter` holds each counter's value after the charge, in
+    /// Every line was charged; `usedAfter` contains each counter's value after the charge, in
     /// line order.
     case charged(usedAfter: [Int])
     /// Nothing was charged, because the line at `lineIndex` would pass its limit; `used` is
@@ -83,7 +83,7 @@ public enum QuotaChargeOutcome: Hashable, Sendable {
     case rejected(lineIndex: Int, used: Int)
 }
 
-/// What a store did with a lease request.
+/// The outcome of a lease request in a store.
 public enum QuotaLeaseOutcome: Hashable, Sendable {
     /// The lease is stored; `active` counts the unexpired leases including it.
     case acquired(active: Int)
@@ -99,7 +99,7 @@ public enum QuotaLeaseOutcome: Hashable, Sendable {
 /// can implement each method as one statement or one transaction.
 ///
 /// Instants are passed in by the caller (from its ``TenancyClock``), so every store accepts a
-/// fixed clock in tests. ``StoredQuotaCounter/seen(in:)`` says how a stored counter counts
+/// fixed clock in tests. ``StoredQuotaCounter/seen(in:)`` defines how a stored counter counts
 /// in a line's window; every store applies it.
 public protocol QuotaStore: Sendable {
     /// Adds every line's amount to its counter when each counter stays at or under its limit,

@@ -3,13 +3,13 @@ internal import CLibPQ
 /// An error from the PostgreSQL backend: from the server (with its SQLSTATE), from libpq, or
 /// from the library's pool and decoding.
 ///
-/// ``description`` holds the kind, the operation, the SQLSTATE with its condition name, and the
+/// ``description`` contains the kind, the operation, the SQLSTATE with its condition name, and the
 /// identifiers the server reports separately (schema, table, column, data type, constraint).
 /// It never holds the server's message text, because PostgreSQL puts values into it (an
 /// invalid input, the key of a unique violation), nor SQL text or argument values. Those are
 /// only in ``debugDescription`` and ``serverMessage``: treat them as sensitive.
 public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    /// What kind of failure this is.
+    /// The kind of failure.
     public enum Kind: String, Hashable, Sendable {
         /// The configuration or URL is invalid.
         case invalidConfiguration = "invalid configuration"
@@ -17,7 +17,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case connectionFailed = "connection failed"
         /// The connection broke during use, or was closed; the pool replaces it.
         case connectionBroken = "connection broken"
-        /// The server rejected the statement; ``PostgresError/code`` holds the SQLSTATE.
+        /// The server rejected the statement; ``PostgresError/code`` contains the SQLSTATE.
         case server = "server error"
         /// The statement ran past the statement time limit and was cancelled.
         case statementTimedOut = "statement timed out"
@@ -96,7 +96,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public let kind: Kind
     /// The SQLSTATE, for server errors and for statements the library cancelled.
     public let code: Code?
-    /// What the library was doing: `connect`, `query`, `pipeline`, `checkout`, `decode`, ...
+    /// The operation the library was running: `connect`, `query`, `pipeline`, `checkout`, `decode`, ...
     public let operation: String
     /// The library's own explanation; never contains values or row contents.
     public let message: String
@@ -153,7 +153,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         message = Self.advice(for: sqlState, serverMessage: serverMessage)
     }
 
-    /// A next step for the codes where one is clear; the SQLSTATE and identifiers say the rest.
+    /// A next step for the codes where one is clear; the SQLSTATE and identifiers describe the rest.
     ///
     /// The server's primary message is consulted only to tell a row-level security rejection
     /// from a missing grant (both are 42501); it names the table, never a value.

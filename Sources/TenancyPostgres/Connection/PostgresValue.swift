@@ -110,36 +110,36 @@ public struct PostgresRow: Sendable {
         PostgresError(.decoding, operation: "decode", message: "column '\(column)' is not \(expected)")
     }
 
-    /// Whether the named column is NULL.
+    /// Returns whether the named column is NULL.
     public func isNull(_ column: String) throws -> Bool {
         values[try index(column)] == nil
     }
 
-    /// The named column's text, or nil when it is NULL.
+    /// Returns the named column's text, or nil when it is NULL.
     public func optionalText(_ column: String) throws -> String? {
         values[try index(column)]
     }
 
-    /// The named column's text.
+    /// Returns the named column's text.
     public func text(_ column: String) throws -> String {
         guard let text = try optionalText(column) else { throw mismatch(column, expected: "non-NULL") }
         return text
     }
 
-    /// The named column as a 64-bit integer (`int2`, `int4`, `int8`), or nil when it is NULL.
+    /// Returns the named column as a 64-bit integer (`int2`, `int4`, `int8`), or nil when it is NULL.
     public func optionalInteger(_ column: String) throws -> Int64? {
         guard let text = try optionalText(column) else { return nil }
         guard let value = Int64(text) else { throw mismatch(column, expected: "an integer") }
         return value
     }
 
-    /// The named column as a non-NULL 64-bit integer.
+    /// Returns the named column as a non-NULL 64-bit integer.
     public func integer(_ column: String) throws -> Int64 {
         guard let value = try optionalInteger(column) else { throw mismatch(column, expected: "a non-NULL integer") }
         return value
     }
 
-    /// The named column as a non-NULL `bool`.
+    /// Returns the named column as a non-NULL `bool`.
     public func boolean(_ column: String) throws -> Bool {
         switch try optionalText(column) {
         case "t"?: return true
@@ -148,7 +148,7 @@ public struct PostgresRow: Sendable {
         }
     }
 
-    /// The named column as a non-NULL `float8` (or any type whose text form is a number).
+    /// Returns the named column as a non-NULL `float8` (or any type whose text form is a number).
     public func double(_ column: String) throws -> Double {
         guard let text = try optionalText(column), let value = Double(text) else {
             throw mismatch(column, expected: "a non-NULL number")
@@ -156,7 +156,7 @@ public struct PostgresRow: Sendable {
         return value
     }
 
-    /// The named column as a non-NULL `bytea`, decoded from the hex text format.
+    /// Returns the named column as a non-NULL `bytea`, decoded from the hex text format.
     public func bytes(_ column: String) throws -> [UInt8] {
         guard let text = try optionalText(column), text.hasPrefix("\\x"), text.utf8.count % 2 == 0 else {
             throw mismatch(column, expected: "a non-NULL bytea in hex format")

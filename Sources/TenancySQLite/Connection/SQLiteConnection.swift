@@ -193,12 +193,12 @@ public actor SQLiteConnection {
         return try body(statement)
     }
 
-    /// The most statements kept prepared; past it the cache is emptied, so applications that
+    /// The maximum number of statements kept prepared; past it the cache is emptied, so applications that
     /// build many distinct SQL texts do not grow it without bound.
     static let statementCacheLimit = 512
 
     /// Returns the prepared statement for `sql` in the current guard mode, preparing it on
-    /// first use. In a tenant mode the lexer check runs before SQLite sees the text, so no
+    /// first use. In a tenant mode the lexer check runs before SQLite receives the text, so no
     /// tenant statement is ever prepared unchecked.
     func prepared(_ sql: String) throws -> CachedStatement {
         let key = StatementKey(mode: guardState.mode, sql: sql)
@@ -278,7 +278,7 @@ public actor SQLiteConnection {
         return try body()
     }
 
-    /// Whether a statement only reads, as SQLite decides after preparing it.
+    /// Returns whether a statement only reads, as SQLite decides after preparing it.
     func isReadOnly(_ sql: String) throws -> Bool {
         sqlite3_stmt_readonly(try prepared(sql).pointer) != 0
     }

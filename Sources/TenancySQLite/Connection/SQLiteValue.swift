@@ -80,7 +80,7 @@ public struct SQLiteRow: Sendable {
     /// The column names in order.
     public var columnNames: [String] { columns.names }
 
-    /// The value of the named column.
+    /// Returns the value of the named column.
     ///
     /// - Throws: ``SQLiteError`` when the result has no such column.
     public func value(_ column: String) throws -> SQLiteValue {
@@ -90,7 +90,7 @@ public struct SQLiteRow: Sendable {
         return values[index]
     }
 
-    /// The named column as text, or nil when it is NULL.
+    /// Returns the named column as text, or nil when it is NULL.
     public func optionalText(_ column: String) throws -> String? {
         switch try value(column) {
         case .null: return nil
@@ -99,13 +99,13 @@ public struct SQLiteRow: Sendable {
         }
     }
 
-    /// The named column as non-NULL text.
+    /// Returns the named column as non-NULL text.
     public func text(_ column: String) throws -> String {
         guard let text = try optionalText(column) else { throw typeMismatch(column, expected: "non-NULL text") }
         return text
     }
 
-    /// The named column as an integer, or nil when it is NULL.
+    /// Returns the named column as an integer, or nil when it is NULL.
     public func optionalInteger(_ column: String) throws -> Int64? {
         switch try value(column) {
         case .null: return nil
@@ -114,7 +114,7 @@ public struct SQLiteRow: Sendable {
         }
     }
 
-    /// The named column as a non-NULL integer.
+    /// Returns the named column as a non-NULL integer.
     public func integer(_ column: String) throws -> Int64 {
         guard let value = try optionalInteger(column) else { throw typeMismatch(column, expected: "non-NULL integer") }
         return value

@@ -52,8 +52,10 @@ struct RateLimiterTests {
             if !decision.allowed {
                 refusals += 1
                 let retry = try #require(decision.retryAfterSeconds)
-                #expect(retry > 0 && retry <= decision.windowSeconds, "retry \(retry) at step \(step)")
-                #expect(decision.resetSeconds > 0 && decision.resetSeconds <= decision.windowSeconds, "t at step \(step)")
+                #expect(retry > 0, "retry \(retry) at step \(step)")
+                #expect(retry <= decision.windowSeconds, "retry \(retry) at step \(step)")
+                #expect(decision.resetSeconds > 0, "t at step \(step)")
+                #expect(decision.resetSeconds <= decision.windowSeconds, "t at step \(step)")
             }
             clock.advance(by: .milliseconds(173))
         }
