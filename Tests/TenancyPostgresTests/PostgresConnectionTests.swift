@@ -324,6 +324,68 @@ struct PostgresConnectionTests {
         await database.close()
     }
 
+    @Test("many tasks on a small pool each get their own results")
+    func directPathKeepsResultsApart() async throws {
+        let database = try Self.pool(size: 3)
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<24 {
+                group.addTask {
+                    var wrong = 0
+                    for round in 0..<25 {
+                        let value = Int64(task * 1_000 + round)
+                        let results = try await database.pipeline([
+                            PostgresStatement("SELECT $1::int8 AS value", [.integer(value)]),
+                            PostgresStatement("SELECT $1::int8 * 2 AS value, repeat('x', ($1::int8 % 7)::int4) AS padding", [.integer(value)]),
+                        ])
+                        if try results[0].rows[0].integer("value") != value { wrong += 1 }
+                        if try results[1].rows[0].integer("value") != value * 2 { wrong += 1 }
+                    }
+                    return wrong
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+        #expect(database.openConnections == 3)
+        await database.close()
+    }
+
+    @Test("large arguments and results cross in several socket reads and writes")
+    func directPathLargeMessages() async throws {
+        let database = try Self.pool(size: 1)
+        // 24 MiB does not fit the socket buffers, so sending waits for the socket to drain
+        // and the reply of 200,000 rows arrives in many reads.
+        let argument = String(repeating: "tenancy-", count: 3 * 1_024 * 1_024)
+        let echoed = try await database.query("SELECT length($1::text) AS length, md5($1::text) AS digest", [.text(argument)])
+        #expect(try echoed[0].integer("length") == Int64(argument.utf8.count))
+        let series = try await database.query("SELECT value, repeat('r', 20) AS padding FROM generate_series(1, 200000) AS value")
+        #expect(series.count == 200_000)
+        #expect(try series[199_999].integer("value") == 200_000)
+        await database.close()
+    }
+
+    @Test("a connection ended during a statement fails that statement and is replaced")
+    func directPathBrokenMidStatement() async throws {
+        let database = try Self.pool(size: 1)
+        let admin = try await PostgresTestServer.admin()
+        let pid = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+        let sleeper = Task { try await database.query("SELECT pg_sleep(30)") }
+        // Wait until the statement runs, then end its backend.
+        for _ in 0..<200 {
+            let active = try await admin.query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int4 AND state = 'active'", [.integer(pid)])
+            if try active[0].integer("n") == 1 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        _ = try await admin.query("SELECT pg_terminate_backend($1::int4)", [.integer(pid)])
+        let error = try await #require(throws: PostgresError.self) { try await sleeper.value }
+        #expect(error.code == .adminShutdown || error.kind == .connectionBroken)
+        let next = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+        #expect(next != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
     @Test("audit table is append-only for the application role")
     func auditIsAppendOnly() async throws {
         let database = try await PostgresTestServer.application()

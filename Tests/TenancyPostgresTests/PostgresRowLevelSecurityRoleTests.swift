@@ -11,7 +11,8 @@ struct PostgresRowLevelSecurityRoleTests {
     /// replaced by the quoted role name), opens the tenant database as that role, and drops
     /// the role afterwards. Returns the start-up error, or nil when opening succeeded.
     static func openAs(
-        _ fixture: RowLevelSecurityFixture, attributes: String = "", setUp: [String] = []
+        _ fixture: RowLevelSecurityFixture, attributes: String = "", setUp: [String] = [],
+        inspect: (PostgresTenantDatabase) async throws -> Void = { _ in }
     ) async throws -> IsolationError? {
         let name = "rls_probe_" + String(UUID().uuidString.lowercased().prefix(8))
         let password = UUID().uuidString
@@ -33,7 +34,8 @@ struct PostgresRowLevelSecurityRoleTests {
             }
             let error: IsolationError?
             do {
-                _ = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                try await inspect(tenants)
                 error = nil
             } catch let caught as IsolationError {
                 error = caught
@@ -59,6 +61,24 @@ struct PostgresRowLevelSecurityRoleTests {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
             let error = try await Self.openAs(fixture)
             #expect(error == nil)
+        }
+    }
+
+    @Test("a role that can list prepared statements gets an unprepared binding")
+    func visiblePreparedStatements() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            var prepares: Bool?
+            var ids: [String] = []
+            let error = try await Self.openAs(
+                fixture, setUp: ["GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE"]
+            ) { tenants in
+                prepares = tenants.preparesBinding
+                let rows = try await tenants.handle(forID: fixture.tenantA).query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
+                ids = try rows.map { try $0.text("id") }
+            }
+            #expect(error == nil)
+            #expect(prepares == false)
+            #expect(ids == ["a1", "a2"])
         }
     }
 

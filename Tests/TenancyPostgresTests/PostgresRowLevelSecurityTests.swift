@@ -59,6 +59,47 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    @Test("the binding is prepared per connection under a name tenant SQL cannot list")
+    func preparedBindingIsHidden() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            #expect(fixture.tenants.preparesBinding)
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+            for sql: PostgresQuery in ["SELECT name FROM pg_catalog.pg_prepared_statements", "SELECT name FROM pg_catalog.pg_prepared_statement()"] {
+                let error = await #expect(throws: PostgresError.self) { try await asA.query(sql) }
+                #expect(error?.code == .insufficientPrivilege)
+            }
+            // The pool's one connection holds one prepared statement: the binding, under a
+            // name of "tenancy_" and 128 random bits in hexadecimal.
+            let names = try await fixture.pool.withCheckedOutConnection { connection in
+                Array(connection.box.preparedNames.values)
+            }
+            #expect(names.count == 1)
+            #expect(names.first?.hasPrefix("tenancy_") == true)
+            #expect((names.first?.count ?? 0) > 24)
+        }
+    }
+
+    @Test("DEALLOCATE ALL by A's SQL leaves B's next statement bound to B")
+    func deallocatedBindingIsPreparedAgain() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let pidA = try await asA.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+            try await asA.execute("DEALLOCATE ALL")
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            let rows = try await asB.query("SELECT id, pg_backend_pid() AS pid FROM \(unsafeSQL: fixture.items) ORDER BY id")
+            #expect(try rows.map { try $0.text("id") } == ["b1"])
+            #expect(try rows[0].integer("pid") == pidA)
+            // A statement naming a prepared statement that does not exist still fails once
+            // resent, and changes nothing.
+            let error = await #expect(throws: PostgresError.self) {
+                try await asB.execute("EXECUTE tenancy_guess")
+            }
+            #expect(error?.code == .invalidSQLStatementName)
+            #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
+        }
+    }
+
     @Test("failed transaction of A leaves no tenant behind")
     func failedTransaction() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in

@@ -70,6 +70,9 @@ CREATE ROLE tenancy_app LOGIN PASSWORD '$app_password';
 CREATE ROLE tenancy_maintenance LOGIN BYPASSRLS PASSWORD '$maintenance_password';
 CREATE DATABASE tenancy_test OWNER tenancy_owner;
 REVOKE TEMPORARY ON DATABASE tenancy_test FROM PUBLIC;
+\c tenancy_test
+REVOKE SELECT ON pg_catalog.pg_prepared_statements FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() FROM PUBLIC;
 SQL
 
     local base="127.0.0.1:$port/tenancy_test"

@@ -15,11 +15,16 @@ import Synchronization
 /// for the bodies of ``withConnection(_:)`` and ``transaction(_:)``, which also cancel the
 /// running statement with `PQcancel` when the calling task is cancelled. Every statement is
 /// cancelled when it runs past ``PostgresConfiguration/statementTimeLimit``.
+///
+/// One path skips the queue: ``PostgresDatabase/query(_:_:)``, ``PostgresDatabase/execute(_:_:)``
+/// and ``PostgresDatabase/pipeline(_:)`` send from the calling task without blocking and wait
+/// on the process's poller thread (``sendAndAwait(_:)``), because the pool has checked the
+/// connection out for that one call and nothing else can reach it.
 public actor PostgresConnection {
     nonisolated let executor: DispatchQueueExecutor
     nonisolated public var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    let box: HandleBox
+    nonisolated let box: HandleBox
     nonisolated let canceller: QueryCanceller
     /// The settings the connection was opened with.
     public nonisolated let configuration: PostgresConfiguration
@@ -35,6 +40,10 @@ public actor PostgresConnection {
     /// ``PostgresConnection/connect(_:)``), and `deinit` runs after the last reference is gone.
     final class HandleBox: @unchecked Sendable {
         var handle: OpaquePointer?
+        /// The names of the statements prepared on this connection by the direct path, by
+        /// their SQL. Only the direct path reads and writes it, which the pool runs for one
+        /// call at a time on a checked-out connection.
+        var preparedNames: [String: String] = [:]
 
         init(handle: OpaquePointer) {
             self.handle = handle
@@ -143,6 +152,12 @@ public actor PostgresConnection {
     /// the end of the stream. So this reads while `poll` says the socket is readable, a few
     /// times at most, and the check costs no round trip.
     public func isReusable() -> Bool {
+        Self.isReusable(box)
+    }
+
+    /// The check of ``isReusable()``, for callers that own the connection without being on its
+    /// queue (see ``sendAndAwait(_:)``).
+    static func isReusable(_ box: HandleBox) -> Bool {
         guard let handle = box.handle else { return false }
         let socket = PQsocket(handle)
         guard socket >= 0 else { return false }
@@ -195,7 +210,7 @@ public actor PostgresConnection {
 
     /// The call number of a ``withTaskCancellation(_:)`` call, handed from the connection's queue
     /// to the cancellation handler, which may run on any thread.
-    private final class CallState: Sendable {
+    final class CallState: Sendable {
         private struct State {
             var call: UInt64?
             var cancelled = false
@@ -298,26 +313,32 @@ public actor PostgresConnection {
         let outcome = Swift.Result { try body() }
         timer?.cancel()
         let reason = canceller.endStatement()
+        return try explainCancellation(outcome, reason: reason, operation: operation, sql: sql).get()
+    }
 
-        if case .failure(let error as PostgresError) = outcome, error.code == .queryCanceled {
-            switch reason {
-            case .taskCancelled?:
-                throw CancellationError()
-            case .timeLimit?:
-                let limit = configuration.statementTimeLimit.map { "\($0)" } ?? "none"
-                throw PostgresError(
+    /// Turns a `query_canceled` error the library caused into `CancellationError` (the task was
+    /// cancelled) or ``PostgresError/Kind/statementTimedOut`` (the time limit passed).
+    nonisolated func explainCancellation<Value>(
+        _ outcome: Swift.Result<Value, any Error>, reason: QueryCanceller.Reason?, operation: String, sql: String?
+    ) -> Swift.Result<Value, any Error> {
+        guard case .failure(let error as PostgresError) = outcome, error.code == .queryCanceled else { return outcome }
+        switch reason {
+        case .taskCancelled?:
+            return .failure(CancellationError())
+        case .timeLimit?:
+            let limit = configuration.statementTimeLimit.map { "\($0)" } ?? "none"
+            return .failure(
+                PostgresError(
                     .statementTimedOut, code: .queryCanceled, operation: operation,
                     message: "the statement ran past the time limit of \(limit) and was cancelled; make it faster or raise statementTimeLimit",
-                    sql: sql)
-            case nil:
-                break
-            }
+                    sql: sql))
+        case nil:
+            return outcome
         }
-        return try outcome.get()
     }
 
     /// Calls `body` with the parameter arrays `PQexecParams` and `PQsendQueryParams` take.
-    func withParameters<Result>(
+    nonisolated func withParameters<Result>(
         _ arguments: [PostgresValue], sql: String,
         _ body: (Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?) throws -> Result
     ) throws -> Result {
@@ -340,7 +361,7 @@ public actor PostgresConnection {
     }
 
     /// Converts a result to rows, or to an error, and frees it.
-    func consume(_ result: OpaquePointer?, operation: String, sql: String) throws -> PostgresResult {
+    nonisolated func consume(_ result: OpaquePointer?, operation: String, sql: String) throws -> PostgresResult {
         guard let result else {
             throw connectionError(operation: operation, sql: sql)
         }
@@ -365,7 +386,7 @@ public actor PostgresConnection {
 
     /// Builds the error for a failure without a server error report, which means the
     /// connection broke.
-    func connectionError(operation: String, sql: String?) -> PostgresError {
+    nonisolated func connectionError(operation: String, sql: String?) -> PostgresError {
         let reason = box.handle.map(Self.errorMessage) ?? "the connection is closed"
         return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)
     }

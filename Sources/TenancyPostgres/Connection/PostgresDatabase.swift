@@ -109,30 +109,57 @@ public final class PostgresDatabase: Sendable {
             case .broken:
                 await discard(connection)
             case .finished(let result, let reusable):
-                if reusable {
-                    await returnToPool(connection)
-                } else {
-                    await discard(connection)
-                }
+                await release(connection, reusable: reusable)
                 return try result.get()
             }
         }
     }
 
+    /// Returns a connection to the pool after a call, or closes it when it is not reusable.
+    private func release(_ connection: PostgresConnection, reusable: Bool) async {
+        if reusable {
+            await returnToPool(connection)
+        } else {
+            await discard(connection)
+        }
+    }
+
     /// Runs one statement and returns its rows.
     public func query(_ sql: String, _ arguments: [PostgresValue] = []) async throws -> [PostgresRow] {
-        try await withConnection { connection in try connection.query(sql, arguments) }
+        try await pipeline([PostgresStatement(sql, arguments)])[0].rows
     }
 
     /// Runs one statement and returns the number of rows it changed.
     @discardableResult
     public func execute(_ sql: String, _ arguments: [PostgresValue] = []) async throws -> Int {
-        try await withConnection { connection in try connection.execute(sql, arguments) }
+        try await pipeline([PostgresStatement(sql, arguments)])[0].affectedRows
     }
 
     /// Runs statements in one round trip; see ``PostgresConnection/pipeline(_:)``.
+    ///
+    /// The calling task sends them without blocking and waits for the results on the
+    /// process's poller thread (``PostgresConnection/sendAndAwait(_:)``), so a statement costs
+    /// no hop to the connection's queue.
     public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresResult] {
-        try await withConnection { connection in try connection.pipeline(statements) }
+        guard !statements.isEmpty else { return [] }
+        var preparedAgain = false
+        while true {
+            let connection = try await checkOut(verifying: false)
+            switch await connection.sendAndAwait(statements) {
+            case .broken:
+                await discard(connection)
+            case .finished(let result, let reusable):
+                await release(connection, reusable: reusable)
+                do {
+                    return try result.get()
+                } catch let missing as PreparedStatementMissing {
+                    // SQL on the connection deallocated a statement the library prepared;
+                    // nothing of the pipeline ran, and the next attempt prepares it again.
+                    guard !preparedAgain else { throw missing.error }
+                    preparedAgain = true
+                }
+            }
+        }
     }
 
     /// Checks out a connection for `body`, which may suspend and use it for several calls.

@@ -68,6 +68,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let adminShutdown: Code = "57P01"
         public static let tooManyConnections: Code = "53300"
         public static let invalidPassword: Code = "28P01"
+        public static let invalidSQLStatementName: Code = "26000"
 
         static let names: [Code: String] = [
             .uniqueViolation: "unique_violation", .foreignKeyViolation: "foreign_key_violation",
@@ -82,6 +83,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             .inFailedTransaction: "in_failed_sql_transaction", .lockNotAvailable: "lock_not_available",
             .queryCanceled: "query_canceled", .adminShutdown: "admin_shutdown",
             .tooManyConnections: "too_many_connections", .invalidPassword: "invalid_password",
+            .invalidSQLStatementName: "invalid_sql_statement_name",
         ]
 
         /// The condition name from the PostgreSQL documentation's appendix of error codes, for

@@ -61,8 +61,9 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// Returns the SQL a superuser runs once in `database`: it creates the missing roles (with
     /// `LOGIN` and no password, so the DBA sets passwords with `ALTER ROLE ... PASSWORD`),
     /// removes superuser and `BYPASSRLS` from the owner and application roles, revokes
-    /// `TEMPORARY` on the database from `PUBLIC` and the application role, and creates the
-    /// library's schema owned by the owner role. Running it again changes nothing else.
+    /// `TEMPORARY` on the database from `PUBLIC` and the application role, hides the session's
+    /// prepared statements (`pg_prepared_statements`) from `PUBLIC`, and creates the library's
+    /// schema owned by the owner role. Running it again changes nothing else.
     public func superuserSQL(database: String, roles: Roles) throws -> String {
         let owner = try PostgresIdentifier.quoted(roles.owner)
         let application = try PostgresIdentifier.quoted(roles.application)
@@ -83,6 +84,11 @@ public struct PostgresRowLevelSecurity: Sendable {
             // databases did, and the application role must not create functions or operators
             // anywhere.
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+            // With the names of the session's prepared statements hidden, the library can
+            // prepare the tenant binding once per connection under a random name: SQL that
+            // cannot name it cannot replace it (see PostgresTenantDatabase.preparesBinding).
+            "REVOKE SELECT ON pg_catalog.pg_prepared_statements FROM PUBLIC;",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);",
             "ALTER SCHEMA \(quotedSchema) OWNER TO \(owner);",
         ]

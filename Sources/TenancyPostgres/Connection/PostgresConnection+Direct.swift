@@ -1,0 +1,210 @@
+internal import CLibPQ
+import Dispatch
+
+extension PostgresConnection {
+    /// What ``sendAndAwait(_:)`` found.
+    enum DirectOutcome: Sendable {
+        /// The connection was broken or inside a transaction before anything was sent.
+        case broken
+        /// The pipeline ran; `reusable` says whether the connection may go back to the pool.
+        case finished(Result<[PostgresResult], any Error>, reusable: Bool)
+    }
+
+    /// Sends a pipeline without blocking, from the calling task's thread, and waits for its
+    /// results on ``PostgresPoller``, without a hop to the connection's queue.
+    ///
+    /// Only for a connection the pool checked out for this one call: nothing else may use the
+    /// connection until this returns, so the actor's queue is not needed to keep libpq calls
+    /// one at a time. The results are the same as ``pipeline(_:)``'s outside a transaction:
+    /// the statements form one implicit transaction, and the first error is thrown. Task
+    /// cancellation and the time limit cancel the pipeline with `PQcancel`.
+    nonisolated func sendAndAwait(_ statements: [PostgresStatement]) async -> DirectOutcome {
+        guard Self.isReusable(box), let handle = box.handle else { return .broken }
+        let callState = CallState()
+        let canceller = self.canceller
+        let outcome = await withTaskCancellationHandler {
+            await runDirect(handle, statements, callState)
+        } onCancel: {
+            if let call = callState.cancel() {
+                canceller.cancelCall(call)
+            }
+        }
+        let reusable = PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+        return .finished(outcome, reusable: reusable)
+    }
+
+    private nonisolated func runDirect(
+        _ handle: OpaquePointer, _ statements: [PostgresStatement], _ callState: CallState
+    ) async -> Result<[PostgresResult], any Error> {
+        let sql = statements.count == 1 ? statements[0].sql : statements.map(\.sql).joined(separator: "; ")
+        let call = canceller.beginCall()
+        guard callState.start(call), !Task.isCancelled else { return .failure(CancellationError()) }
+        let statement: UInt64
+        do {
+            statement = try canceller.beginStatement()
+        } catch {
+            return .failure(error)
+        }
+        let outcome = await sendAndRead(handle, statements, statement: statement, sql: sql)
+        let reason = canceller.endStatement()
+        return explainCancellation(outcome, reason: reason, operation: "pipeline", sql: sql)
+    }
+
+    private nonisolated func sendAndRead(
+        _ handle: OpaquePointer, _ statements: [PostgresStatement], statement: UInt64, sql: String
+    ) async -> Result<[PostgresResult], any Error> {
+        guard PQsetnonblocking(handle, 1) == 0 else {
+            return .failure(connectionError(operation: "pipeline", sql: sql))
+        }
+        defer { PQsetnonblocking(handle, 0) }
+        guard PQenterPipelineMode(handle) == 1 else {
+            return .failure(
+                PostgresError(
+                    .protocolViolation, operation: "pipeline",
+                    message: "libpq could not enter pipeline mode: \(Self.errorMessage(handle))"))
+        }
+        defer { PQexitPipelineMode(handle) }
+
+        let steps = plan(statements)
+        let flushed: Int32
+        do {
+            for step in steps {
+                let statement = statements[step.statement]
+                let sent: Int32
+                switch step.kind {
+                case .prepare(let name):
+                    let types = statement.arguments.map(\.typeOID)
+                    sent = types.withUnsafeBufferPointer { typeBuffer in
+                        PQsendPrepare(handle, name, statement.sql, Int32(types.count), typeBuffer.baseAddress)
+                    }
+                case .executePrepared(let name):
+                    sent = try withParameters(statement.arguments, sql: statement.sql) { count, _, values in
+                        PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
+                    }
+                case .execute:
+                    sent = try withParameters(statement.arguments, sql: statement.sql) { count, types, values in
+                        PQsendQueryParams(handle, statement.sql, count, types, values, nil, nil, 0)
+                    }
+                }
+                guard sent == 1 else { throw connectionError(operation: "pipeline", sql: statement.sql) }
+            }
+            guard PQpipelineSync(handle) == 1 else { throw connectionError(operation: "pipeline", sql: sql) }
+            flushed = PQflush(handle)
+            guard flushed >= 0 else { throw connectionError(operation: "pipeline", sql: sql) }
+        } catch {
+            return .failure(error)
+        }
+
+        let deadline = configuration.statementTimeLimit.map { DispatchTime.now() + $0.dispatchInterval }
+        let operation = PollOperation(
+            handle: handle, socket: PQsocket(handle), canceller: canceller, statement: statement,
+            deadline: deadline, statementCount: steps.count, needsWrite: flushed == 1)
+        await withCheckedContinuation { continuation in
+            operation.continuation = continuation
+            if !PostgresPoller.shared.register(operation) {
+                operation.fail(reason: "epoll could not wait on the socket")
+                operation.finish()
+            }
+        }
+        return Result { try collect(operation, steps, statements, sql: sql) }
+    }
+
+    /// One message group of the pipeline, each giving one result.
+    struct Step {
+        enum Kind {
+            /// Parse under a per-connection name (`PQsendPrepare`).
+            case prepare(String)
+            /// Bind and execute the statement prepared under the name.
+            case executePrepared(String)
+            /// Parse, bind and execute an unnamed statement (`PQsendQueryParams`).
+            case execute
+        }
+
+        let kind: Kind
+        /// The index of the statement in the pipeline.
+        let statement: Int
+    }
+
+    /// Returns the steps for `statements`: a statement marked
+    /// ``PostgresStatement/preparedPerConnection`` is prepared the first time this connection
+    /// sends it, under a random name, and executed by that name from then on.
+    ///
+    /// The name is random (128 bits) because any SQL on the connection may run `PREPARE` and
+    /// `DEALLOCATE`: SQL that could name the statement could replace it with its own.
+    /// ``PostgresTenantDatabase`` prepares the tenant binding this way only when the
+    /// application role cannot list the session's prepared statements.
+    private nonisolated func plan(_ statements: [PostgresStatement]) -> [Step] {
+        var steps: [Step] = []
+        steps.reserveCapacity(statements.count + 1)
+        for (index, statement) in statements.enumerated() {
+            guard statement.preparedPerConnection else {
+                steps.append(Step(kind: .execute, statement: index))
+                continue
+            }
+            if let name = box.preparedNames[statement.sql] {
+                steps.append(Step(kind: .executePrepared(name), statement: index))
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                let name = "tenancy_" + String(generator.next(), radix: 16) + String(generator.next(), radix: 16)
+                steps.append(Step(kind: .prepare(name), statement: index))
+                steps.append(Step(kind: .executePrepared(name), statement: index))
+            }
+        }
+        return steps
+    }
+
+    /// Converts the raw results the poller read, keeping the first error, as
+    /// ``pipeline(_:)`` does, and records the statements it prepared.
+    ///
+    /// When a statement prepared earlier is gone (`invalid_sql_statement_name`, after SQL on
+    /// the connection ran `DEALLOCATE ALL` or `DISCARD ALL`), every name is forgotten so the
+    /// next call prepares again.
+    private nonisolated func collect(_ operation: PollOperation, _ steps: [Step], _ statements: [PostgresStatement], sql: String) throws -> [PostgresResult] {
+        var results: [PostgresResult] = []
+        results.reserveCapacity(statements.count)
+        var firstError: (any Error)?
+        for (index, raw) in operation.results.enumerated() {
+            let step = steps[index]
+            let statementSQL = statements[step.statement].sql
+            if PQresultStatus(raw) == PGRES_PIPELINE_ABORTED {
+                PQclear(raw)
+                continue
+            }
+            do {
+                let result = try consume(raw, operation: "pipeline", sql: statementSQL)
+                switch step.kind {
+                case .prepare(let name):
+                    box.preparedNames[statementSQL] = name
+                case .executePrepared, .execute:
+                    results.append(result)
+                }
+            } catch let error as PostgresError where error.code == .invalidSQLStatementName {
+                box.preparedNames = [:]
+                if case .executePrepared = step.kind, step.statement == 0 {
+                    // The first statement failed before it ran, so nothing of the pipeline
+                    // ran: the server skips everything after an error up to the Sync.
+                    firstError = firstError ?? PreparedStatementMissing(error: error)
+                } else {
+                    firstError = firstError ?? error
+                }
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let failure = operation.failure {
+            throw firstError ?? PostgresError(.connectionBroken, operation: "pipeline", message: "the connection failed: \(failure)", sql: sql)
+        }
+        if let firstError { throw firstError }
+        guard let syncStatus = operation.syncStatus, syncStatus == PGRES_PIPELINE_SYNC else {
+            let status = operation.syncStatus.map { String(cString: PQresStatus($0)) } ?? "none"
+            throw PostgresError(.protocolViolation, operation: "pipeline", message: "expected the pipeline's Sync result, got \(status)")
+        }
+        return results
+    }
+}
+
+/// A statement the direct path prepared earlier on the connection is gone; the pool sends the
+/// pipeline again once, preparing it anew.
+struct PreparedStatementMissing: Error {
+    let error: PostgresError
+}
