@@ -41,8 +41,9 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     ///     (``PostgresBindingSecret/fromEnvironment(_:)``), unless every statement is trusted
     ///     code.
     ///   - maintenance: a pool connected as the `BYPASSRLS` maintenance role, for
-    ///     ``platformQuery(_:)``; nil leaves platform-wide reads off. Its role is checked here
-    ///     (see ``checkMaintenanceRole(_:)``).
+    ///     ``platformQuery(_:)``; nil leaves platform-wide reads off. Its role is checked here:
+    ///     it needs `BYPASSRLS`, and neither it nor a role it can become may be superuser or
+    ///     change a protected table.
     /// - Throws: ``IsolationError`` with code ``IsolationError/Code/unsafeRole``,
     ///   ``IsolationError/Code/bindingMismatch`` or
     ///   ``IsolationError/Code/invalidMaintenanceRole`` naming the problem and the fix.
