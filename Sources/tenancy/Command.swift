@@ -51,7 +51,7 @@ struct Command: Sendable {
             help: "PostgreSQL only: the owner role, which installs the schema and runs the probes of verify (default \(PostgresSettings.ownerVariable))"),
         .value(
             "maintenance-database", "URL",
-            help: "PostgreSQL only: the BYPASSRLS maintenance role; checked, but no command connects with it (default \(PostgresSettings.maintenanceVariable))"),
+            help: "PostgreSQL only: the read-only BYPASSRLS maintenance role, for 'sql --platform' (default \(PostgresSettings.maintenanceVariable))"),
         .value(
             "schema", "NAME",
             help: "PostgreSQL only: the schema of the registry and row-level security objects (default \(PostgresSettings.schemaVariable), else \(PostgresSettings.defaultSchema))"),
@@ -150,14 +150,20 @@ struct Invocation: Sendable {
 
     /// Opens the registry named by `--database` or the environment.
     ///
-    /// - Parameter tenantData: whether the command reads or removes rows of tenant tables, so
-    ///   on PostgreSQL it needs row-level security and the binding secret.
-    func openRegistry(create: Bool = false, tenantData: Bool = false, statementTimeLimit: Duration? = nil) async throws -> OpenRegistry {
+    /// - Parameters:
+    ///   - tenantData: whether the command reads or removes rows of tenant tables, so on
+    ///     PostgreSQL it needs row-level security and the binding secret.
+    ///   - platformReads: whether the command reads across tenants, so on PostgreSQL it also
+    ///     needs the maintenance role.
+    func openRegistry(
+        create: Bool = false, tenantData: Bool = false, platformReads: Bool = false, statementTimeLimit: Duration? = nil
+    ) async throws -> OpenRegistry {
         let location = try DatabaseLocation.resolve(option: arguments.value("database"), environment: environment)
         if case .postgres(let url) = location {
             var settings = PostgresSettings.resolve(arguments, environment: environment)
             settings.statementTimeLimit = statementTimeLimit
-            return try await OpenRegistry.openPostgres(url: url, settings: settings, create: create, requireTenants: tenantData)
+            return try await OpenRegistry.openPostgres(
+                url: url, settings: settings, create: create, requireTenants: tenantData || platformReads, requireMaintenance: platformReads)
         }
         return try await OpenRegistry.open(location, create: create)
     }

@@ -169,7 +169,7 @@ enum CommandLineTool {
             console.writeError("error: \(error): check the id with 'tenancy list'")
             return .notFound
         case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
-            is TenantAlreadyExistsError, is IsolationCheckFailedError:
+            is TenantAlreadyExistsError, is IsolationCheckFailedError, is PlatformWriteRejectedError:
             console.writeError("error: \(error)")
             return .refused
         case let error as QuotaExceeded:

@@ -4,7 +4,7 @@ import TenancyPostgres
 import TenancySQLite
 
 /// The commands that work on tenant data: `verify` checks the isolation of the protected
-/// tables, and `sql` runs one statement as a tenant.
+/// tables, and `sql` runs one statement as a tenant, or read-only across tenants.
 enum IsolationCommands {
     static let verify = Command(
         name: "verify",
@@ -21,8 +21,12 @@ enum IsolationCommands {
 
     static let sql = Command(
         name: "sql",
-        summary: "run one SQL statement as a tenant, through the same isolation as the library",
-        options: [.value("tenant", "ID", required: true, help: "the tenant the statement runs as")],
+        summary: "run one SQL statement as a tenant, or read-only across tenants with --platform",
+        options: [
+            .value("tenant", "ID", help: "the tenant the statement runs as"),
+            .flag("platform", help: "PostgreSQL only: run the statement read-only as the maintenance role, which sees every tenant's rows, instead of as a tenant"),
+            .value("reason", "TEXT", help: "with --platform: why, up to 500 characters; stored in the audit trail, so no personal data"),
+        ],
         positionals: [PositionalSpec(name: "SQL", isRequired: true, help: "one SQL statement, quoted for the shell")],
         details: """
             The statement runs in the tenant's scope with row-level security on: it sees and changes
@@ -39,6 +43,12 @@ enum IsolationCommands {
             the statement time limit (\(statementTimeLimitSeconds) seconds) or the length limit. Denials are recorded
             in the audit trail as \(AuditAction.isolationDenied). Put '--' before a statement that
             starts with '-'.
+            With --platform instead of --tenant (PostgreSQL only), the statement runs in the platform
+            scope, recorded in the audit trail as \(AuditAction.platformScope) with the --reason, as the
+            maintenance role from --maintenance-database or \(PostgresSettings.maintenanceVariable): a
+            role with BYPASSRLS that may not change tenant tables, checked before the statement
+            runs. The statement runs in a read-only transaction and prints its rows. A statement
+            that tries to write exits with 4 and changes nothing.
             """,
         run: runSQL)
 
@@ -132,13 +142,24 @@ enum IsolationCommands {
     }
 
     private static func runSQL(_ invocation: Invocation) async throws {
-        let id = try TenantID(validating: invocation.arguments.value("tenant")!)
+        let target = try SQLTarget(invocation.arguments)
         let statement = invocation.positional(0)!
         guard !statement.allSatisfy(\.isWhitespace) else {
             throw UsageError("missing SQL: the statement is empty")
         }
-        let isWrite = SQLStatementKind.isWrite(statement)
+        let result: StatementResult
+        switch target {
+        case .tenant(let id):
+            result = try await runAsTenant(id, statement, invocation)
+        case .platform(let reason):
+            result = .postgresRows(try await runAcrossTenants(statement, reason: reason, invocation))
+        }
+        try write(result, invocation)
+    }
 
+    /// Runs `statement` in the tenant's scope through the isolation guards.
+    private static func runAsTenant(_ id: TenantID, _ statement: String, _ invocation: Invocation) async throws -> StatementResult {
+        let isWrite = SQLStatementKind.isWrite(statement)
         let registry = try await invocation.openRegistry(tenantData: true, statementTimeLimit: .seconds(statementTimeLimitSeconds))
         let result: StatementResult
         switch registry.backend {
@@ -167,7 +188,11 @@ enum IsolationCommands {
                 }
             }
         }
+        return result
+    }
 
+    /// Prints the rows, or the number of rows changed, as text or JSON.
+    private static func write(_ result: StatementResult, _ invocation: Invocation) throws {
         switch result {
         case .changed(let changedRows):
             if invocation.json {

@@ -7,8 +7,9 @@ import TenancyPostgres
 struct PostgresSettings: Sendable {
     /// The owner role's URL, which installs the schema and runs the verifier's probes.
     var ownerURL: String?
-    /// The `BYPASSRLS` maintenance role's URL. It is parsed so a mistyped value fails, but
-    /// no command connects with it, because purge and probes bind the tenant instead.
+    /// The `BYPASSRLS` maintenance role's URL, for `sql --platform`. Every command parses it,
+    /// so a mistyped value fails. Only `sql --platform` connects with it, because purge and
+    /// probes bind the tenant instead.
     var maintenanceURL: String?
     /// The schema of the registry, quota tables and row-level security objects.
     var schema = defaultSchema
@@ -33,6 +34,16 @@ struct PostgresSettings: Sendable {
         settings.schema = value("schema", schemaVariable) ?? defaultSchema
         settings.secretHex = environment[PostgresBindingSecret.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
         return settings
+    }
+
+    /// Returns the maintenance role's URL, or throws an error saying how to set it.
+    func requireMaintenanceURL() throws -> String {
+        guard let maintenanceURL else {
+            throw UsageError(
+                "'sql --platform' reads every tenant's rows through the maintenance role, a read-only role with BYPASSRLS: "
+                    + "pass --maintenance-database URL or set \(Self.maintenanceVariable)")
+        }
+        return maintenanceURL
     }
 
     /// Returns the binding secret, or throws an error saying how to set it.
@@ -93,6 +104,17 @@ struct PostgresOpenError: Error, CustomStringConvertible {
     }
 }
 
+/// Connecting as the maintenance role failed.
+struct MaintenanceConnectionError: Error, CustomStringConvertible {
+    /// The URL without its password.
+    let location: String
+    let underlying: PostgresError
+
+    var description: String {
+        "cannot connect as the maintenance role to \(location): \(underlying); check --maintenance-database or \(PostgresSettings.maintenanceVariable)"
+    }
+}
+
 extension OpenRegistry {
     /// The maximum connections of the CLI's application pool: one command runs a few
     /// statements at a time, and the demo's concurrent section runs at most four tenants.
@@ -103,23 +125,34 @@ extension OpenRegistry {
     /// `create` allows installing the registry and quota tables and row-level security when
     /// they are missing. Row-level security is installed only where it is missing, because
     /// installing it again stores the secret again and would rotate a key other processes use.
-    static func openPostgres(url: String, settings: PostgresSettings, create: Bool, requireTenants: Bool = false) async throws -> OpenRegistry {
+    /// `requireMaintenance` opens the tenant tables with a pool for the maintenance role,
+    /// which gets the same statement time limit as the application role.
+    static func openPostgres(
+        url: String, settings: PostgresSettings, create: Bool, requireTenants: Bool = false, requireMaintenance: Bool = false
+    ) async throws -> OpenRegistry {
         var configuration = try parseURL(url, source: "--database")
         configuration.statementTimeLimit = settings.statementTimeLimit
         if let ownerURL = settings.ownerURL {
             _ = try parseURL(ownerURL, source: "--owner-database")
         }
-        if let maintenanceURL = settings.maintenanceURL {
-            _ = try parseURL(maintenanceURL, source: "--maintenance-database")
+        var maintenanceConfiguration = try settings.maintenanceURL.map { try parseURL($0, source: "--maintenance-database") }
+        maintenanceConfiguration?.statementTimeLimit = settings.statementTimeLimit
+        if requireMaintenance {
+            _ = try settings.requireMaintenanceURL()
         }
         let location = configuration.description
         let database = try PostgresDatabase(configuration, maximumConnections: postgresPoolSize)
         let owner = try settings.ownerURL.map { try PostgresDatabase(url: $0, maximumConnections: 2) }
+        let maintenance = try requireMaintenance ? maintenanceConfiguration.map { try PostgresDatabase($0, maximumConnections: 1) } : nil
         do {
             let registrySchema = try PostgresRegistrySchema(name: settings.schema)
             let quotaSchema = try PostgresQuotaSchema(name: settings.schema)
             let rowLevelSecurity = try PostgresRowLevelSecurity(schema: settings.schema)
             let quoted = try PostgresIdentifier.quoted(settings.schema)
+
+            if let maintenance, let maintenanceConfiguration {
+                try await checkConnection(maintenance, location: maintenanceConfiguration.description)
+            }
 
             let hasRegistry = try await tableExists("\(quoted).tenancy_tenants", in: database)
             let hasQuotas = try await tableExists("\(quoted).tenancy_quota_counters", in: database)
@@ -150,7 +183,8 @@ extension OpenRegistry {
             // read or change the registry run without it and the others fail here.
             var tenants: PostgresTenantDatabase?
             if hasRowLevelSecurity && (requireTenants || settings.secretHex != nil) {
-                let opened = try await PostgresTenantDatabase(database, binding: .verified(try settings.requireSecret()), rowLevelSecurity: rowLevelSecurity)
+                let opened = try await PostgresTenantDatabase(
+                    database, binding: .verified(try settings.requireSecret()), rowLevelSecurity: rowLevelSecurity, maintenance: maintenance)
                 manager.register(PostgresTenantRowsPurger(opened))
                 tenants = opened
             }
@@ -176,6 +210,16 @@ extension OpenRegistry {
         } catch {
             let reason = (error as? PostgresError)?.message ?? "\(error)"
             throw UsageError("invalid \(source) '\(DatabaseLocation.redacted(url))': \(reason)")
+        }
+    }
+
+    /// Runs a trivial statement on the maintenance pool, so a wrong URL or password is
+    /// reported against that pool rather than against the registry.
+    private static func checkConnection(_ maintenance: PostgresDatabase, location: String) async throws {
+        do {
+            _ = try await maintenance.query("SELECT 1")
+        } catch let error as PostgresError {
+            throw MaintenanceConnectionError(location: location, underlying: error)
         }
     }
 

@@ -331,7 +331,7 @@ struct IsolationWorkspace {
         let fixture = try await IsolationWorkspace()
         let result = try await fixture.run("sql", "SELECT 1")
         #expect(result.status == 2)
-        #expect(result.stderr.hasPrefix("error: missing option '--tenant'\nusage: tenancy sql SQL --tenant ID [--database URL] [--json]\n"))
+        #expect(result.stderr.hasPrefix("error: missing option '--tenant' (or '--platform' with '--reason' to read across tenants)\nusage: tenancy sql SQL [--tenant ID] [--platform] [--reason TEXT] [--database URL] [--json]\n"))
     }
 
     @Test func sqlInvalidTenantID() async throws {
@@ -339,7 +339,7 @@ struct IsolationWorkspace {
         let result = try await fixture.run("sql", "--tenant", "Tenant A", "SELECT 1")
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("error: invalid tenant id \"Tenant A\""))
-        #expect(result.stderr.contains("\nusage: tenancy sql SQL --tenant ID [--database URL] [--json]\n"))
+        #expect(result.stderr.contains("\nusage: tenancy sql SQL [--tenant ID] [--platform] [--reason TEXT] [--database URL] [--json]\n"))
     }
 
     @Test func sqlEmptyStatement() async throws {
@@ -352,10 +352,26 @@ struct IsolationWorkspace {
     @Test func sqlHelpNamesExitCodes() async throws {
         let result = try await TenancyExecutable.run(["sql", "--help"])
         #expect(result.status == 0)
-        #expect(result.stdout.hasPrefix("usage: tenancy sql SQL --tenant ID [--database URL] [--json]\n"))
+        #expect(result.stdout.hasPrefix("usage: tenancy sql SQL [--tenant ID] [--platform] [--reason TEXT] [--database URL] [--json]\n"))
         #expect(result.stdout.contains("A suspended tenant exits with 4, an unknown one with 3."))
         #expect(result.stdout.contains("the statement time limit (5 seconds) or the length limit."))
         #expect(result.stdout.contains("in the audit trail as isolation.statement-denied."))
+    }
+
+    @Test func sqlPlatformNeedsPostgres() async throws {
+        let fixture = try await IsolationWorkspace()
+        let result = try await fixture.run("sql", "--platform", "--reason", "count debates", "SELECT count(*) FROM debates")
+        #expect(result.status == 2)
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix(
+            "error: 'sql --platform' needs a PostgreSQL registry, where the maintenance role reads across tenants; on SQLite, run the statement as each tenant with --tenant ID\n"))
+    }
+
+    @Test func sqlReasonWithoutPlatform() async throws {
+        let fixture = try await IsolationWorkspace()
+        let result = try await fixture.run("sql", "--tenant", "tenant-a", "--reason", "curious", "SELECT 1")
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: option '--reason' applies only to '--platform': a statement run as a tenant needs no reason\n"))
     }
 
     @Test func sqlMissingStatement() async throws {

@@ -23,6 +23,16 @@ enum CLIPostgresServer {
         }
         return (environment["TENANCY_TEST_POSTGRES_URL"]!, environment["TENANCY_TEST_POSTGRES_OWNER_URL"]!)
     }
+
+    /// Returns the maintenance role's URL (`tenancy_maintenance`, with BYPASSRLS), or records
+    /// an issue when it is missing.
+    static func maintenanceURL() throws -> String {
+        guard let url = environment["TENANCY_TEST_POSTGRES_MAINTENANCE_URL"], !url.isEmpty else {
+            Issue.record("missing TENANCY_TEST_POSTGRES_MAINTENANCE_URL although TENANCY_TEST_REQUIRE_BACKENDS=1: run the tests through ./scripts/test")
+            throw MissingServerError()
+        }
+        return url
+    }
 }
 
 /// A registry in a schema of its own on the test server, dropped when the test ends.
@@ -148,6 +158,86 @@ struct PostgresCommandTests {
         let finding = try await workspace.run("verify")
         #expect(finding.status == 4)
         #expect(finding.stdout.contains("the table \(workspace.schema).loose has a tenant_id column but is not protected"))
+    }
+
+    @Test func sqlPlatformReadsAcrossTenants() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let maintenanceURL = try CLIPostgresServer.maintenanceURL()
+        let maintenanceRole = try PostgresConfiguration(url: maintenanceURL).user
+        for id in ["acme", "globex"] {
+            let result = try await workspace.run("create", "--id", id, "--name", id, "--tier", "free", "--admin-email", "a@\(id).example")
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let table = "\"\(workspace.schema)\".notes"
+        try await workspace.ownerExecute("CREATE TABLE \(table) (tenant_id text COLLATE \"C\" NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
+        try await workspace.ownerExecute("GRANT USAGE ON SCHEMA \"\(workspace.schema)\" TO \(maintenanceRole)")
+        let owner = try PostgresDatabase(url: workspace.owner, maximumConnections: 1)
+        let application = try PostgresConfiguration(url: workspace.application).user
+        try await PostgresRowLevelSecurity(schema: workspace.schema).protect(
+            table: "notes", schema: workspace.schema, owner: owner, applicationRole: application, maintenanceRole: maintenanceRole)
+        await owner.close()
+        _ = try await workspace.run("sql", "--tenant", "acme", "INSERT INTO \(table) VALUES ('acme', 'n1'), ('acme', 'n2')", withOwner: false)
+        _ = try await workspace.run("sql", "--tenant", "globex", "INSERT INTO \(table) VALUES ('globex', 'n1')", withOwner: false)
+        let countSQL = "SELECT tenant_id, count(*) AS n FROM \(table) GROUP BY tenant_id ORDER BY tenant_id"
+
+        let read = try await workspace.run(
+            "sql", "--platform", "--reason", "notes per tenant", countSQL, "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.stdout == "tenant_id  n\nacme       2\nglobex     1\n\n(2 rows)\n")
+
+        let fromVariable = try await TenancyExecutable.run(
+            ["sql", "--platform", "--reason", "notes per tenant", countSQL, "--json", "--database", workspace.application, "--schema", workspace.schema],
+            environment: [PostgresBindingSecret.environmentVariable: workspace.secret, "TENANCY_MAINTENANCE_DATABASE_URL": maintenanceURL])
+        #expect(fromVariable.status == 0, "\(fromVariable.stderr)")
+        #expect(try fromVariable.jsonArray().map { "\($0["tenant_id"] ?? "") \($0["n"] ?? "")" } == ["acme 2", "globex 1"])
+
+        let write = try await workspace.run(
+            "sql", "--platform", "--reason", "try a write", "DELETE FROM \(table)", "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(write.status == 4)
+        #expect(write.stdout == "")
+        #expect(write.stderr == "error: the statement tried to write, and 'sql --platform' runs it in a read-only transaction, so nothing changed (SQLSTATE 25006); "
+            + "change a tenant's rows with 'sql --tenant ID'\n")
+        let afterWrite = try await workspace.run(
+            "sql", "--platform", "--reason", "notes per tenant", countSQL, "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(afterWrite.stdout == read.stdout)
+
+        let audit = try await workspace.run("audit", "--json", withOwner: false)
+        let platformDetails = try audit.jsonArray().filter { $0["action"] as? String == "context.platform-scope" }.map { $0["detail"] as? String }
+        #expect(platformDetails == ["reason: notes per tenant", "reason: notes per tenant", "reason: try a write", "reason: notes per tenant"])
+
+        let withoutMaintenance = try await workspace.run("sql", "--platform", "--reason", "notes per tenant", countSQL, withOwner: false)
+        #expect(withoutMaintenance.status == 2)
+        #expect(withoutMaintenance.stderr.hasPrefix(
+            "error: 'sql --platform' reads every tenant's rows through the maintenance role, a read-only role with BYPASSRLS: "
+                + "pass --maintenance-database URL or set TENANCY_MAINTENANCE_DATABASE_URL\n"))
+
+        let withoutReason = try await workspace.run("sql", "--platform", countSQL, "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(withoutReason.status == 2)
+        #expect(withoutReason.stderr.hasPrefix(
+            "error: missing option '--reason': '--platform' reads every tenant's rows, and the reason is recorded in the audit trail\n"))
+
+        let bothTargets = try await workspace.run(
+            "sql", "--platform", "--tenant", "acme", "--reason", "notes", countSQL, "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(bothTargets.status == 2)
+        #expect(bothTargets.stderr.hasPrefix("error: options '--tenant' and '--platform' exclude each other: "))
+
+        let applicationAsMaintenance = try await workspace.run(
+            "sql", "--platform", "--reason", "notes per tenant", countSQL, "--maintenance-database", workspace.application, withOwner: false)
+        #expect(applicationAsMaintenance.status == 1)
+        #expect(applicationAsMaintenance.stderr.hasPrefix(
+            "error: platform-wide reads need a read-only role with BYPASSRLS: the maintenance role \(application) has no BYPASSRLS, "))
+        #expect(!applicationAsMaintenance.stderr.contains(workspace.application))
+
+        var wrongPassword = try PostgresConfiguration(url: maintenanceURL)
+        wrongPassword.password = "not-the-password"
+        let badURL = "postgres://\(wrongPassword.user):not-the-password@\(wrongPassword.host):\(wrongPassword.port)/\(wrongPassword.database)"
+        let unreachable = try await workspace.run(
+            "sql", "--platform", "--reason", "notes per tenant", countSQL, "--maintenance-database", badURL, withOwner: false)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.hasPrefix("error: cannot connect as the maintenance role to "))
+        #expect(unreachable.stderr.hasSuffix("check --maintenance-database or TENANCY_MAINTENANCE_DATABASE_URL\n"))
+        #expect(!unreachable.stderr.contains("not-the-password"))
     }
 
     @Test func demoOnPostgres() async throws {

@@ -7,13 +7,13 @@ import Testing
 /// the superuser; and the verifier's findings.
 @Suite("PostgreSQL row-level security roles and verifier", .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipMessage))
 struct PostgresRowLevelSecurityRoleTests {
-    /// Creates a login role with `attributes`, runs `setUp` SQL as the superuser (with `ROLE`
-    /// replaced by the quoted role name), opens the tenant database as that role, and drops
-    /// the role afterwards. Returns the start-up error, or nil when opening succeeded.
-    static func openAs(
-        _ fixture: RowLevelSecurityFixture, attributes: String = "", setUp: [String] = [],
-        inspect: (PostgresTenantDatabase) async throws -> Void = { _ in }
-    ) async throws -> IsolationError? {
+    /// Creates a login role with `attributes` and the grants a tenant database needs, and runs
+    /// `setUp` SQL as the superuser, with `ROLE` replaced by the quoted role name. Then hands
+    /// `body` a pool connected as that role, and drops the role afterwards, also when `body`
+    /// throws.
+    static func withRole<Result>(
+        _ fixture: RowLevelSecurityFixture, attributes: String = "", setUp: [String] = [], _ body: (PostgresDatabase) async throws -> Result
+    ) async throws -> Result {
         let name = "rls_probe_" + String(UUID().uuidString.lowercased().prefix(8))
         let password = UUID().uuidString
         let admin = try await PostgresTestServer.admin()
@@ -32,22 +32,35 @@ struct PostgresRowLevelSecurityRoleTests {
             for statement in grants + setUp {
                 try await admin.execute(statement.replacingOccurrences(of: "ROLE", with: quotedName))
             }
-            let error: IsolationError?
-            do {
-                let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
-                try await inspect(tenants)
-                error = nil
-            } catch let caught as IsolationError {
-                error = caught
-            }
+            let result = try await body(pool)
             await pool.close()
             try await dropRole(quotedName)
-            return error
+            return result
         } catch {
             await pool.close()
             try? await dropRole(quotedName)
             throw error
         }
+    }
+
+    /// Opens the tenant database as a role made by ``withRole(_:attributes:setUp:_:)`` and
+    /// returns the start-up error, or nil when opening succeeded.
+    static func openAs(
+        _ fixture: RowLevelSecurityFixture, attributes: String = "", setUp: [String] = []
+    ) async throws -> IsolationError? {
+        try await withRole(fixture, attributes: attributes, setUp: setUp) { pool in
+            do {
+                _ = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                return nil
+            } catch let error as IsolationError {
+                return error
+            }
+        }
+    }
+
+    /// Returns the test database's name, quoted for SQL.
+    static func quotedDatabaseName() throws -> String {
+        try PostgresIdentifier.quoted(try PostgresConfiguration(url: try PostgresTestServer.urls().admin).database)
     }
 
     static func dropRole(_ quotedName: String) async throws {
@@ -67,16 +80,15 @@ struct PostgresRowLevelSecurityRoleTests {
     @Test("a role that can list prepared statements gets an unprepared binding")
     func visiblePreparedStatements() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
-            var prepares: Bool?
-            var ids: [String] = []
-            let error = try await Self.openAs(
-                fixture, setUp: ["GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE"]
-            ) { tenants in
-                prepares = tenants.preparesBinding
-                let rows = try await tenants.handle(forID: fixture.tenantA).query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
-                ids = try rows.map { try $0.text("id") }
+            let setUp = ["GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE"]
+            // The superuser SQL revokes on the same view, so the grant waits for the lock.
+            let (prepares, ids) = try await PostgresTestServer.withDatabaseGrantsLocked {
+                try await Self.withRole(fixture, setUp: setUp) { pool in
+                    let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                    let rows = try await tenants.handle(forID: fixture.tenantA).query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
+                    return (tenants.preparesBinding, try rows.map { try $0.text("id") })
+                }
             }
-            #expect(error == nil)
             #expect(prepares == false)
             #expect(ids == ["a1", "a2"])
         }
@@ -146,11 +158,12 @@ struct PostgresRowLevelSecurityRoleTests {
 
     @Test("role with TEMPORARY on the database is rejected")
     func temporaryPrivilegeRejected() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
-            let database = try PostgresIdentifier.quoted(try PostgresConfiguration(url: try PostgresTestServer.urls().admin).database)
-            let error = try await Self.openAs(fixture, setUp: ["GRANT TEMPORARY ON DATABASE \(database) TO ROLE"])
-            #expect(error?.code == .unsafeRole)
-            #expect(error?.message.contains("may create temporary tables") == true)
+        try await PostgresTestServer.withDatabaseGrantsLocked {
+            try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+                let error = try await Self.openAs(fixture, setUp: ["GRANT TEMPORARY ON DATABASE \(try Self.quotedDatabaseName()) TO ROLE"])
+                #expect(error?.code == .unsafeRole)
+                #expect(error?.message.contains("may create temporary tables") == true)
+            }
         }
     }
 
@@ -165,28 +178,30 @@ struct PostgresRowLevelSecurityRoleTests {
 
     @Test("superuser SQL creates the roles once")
     func superuserSQL() async throws {
-        let suffix = String(UUID().uuidString.lowercased().prefix(8))
-        let roles = PostgresRowLevelSecurity.Roles(owner: "rls_own_" + suffix, application: "rls_app_" + suffix, maintenance: "rls_mnt_" + suffix)
-        let rls = try PostgresRowLevelSecurity(schema: "test_rls_roles_" + suffix)
-        let admin = try await PostgresTestServer.admin()
-        let database = try PostgresConfiguration(url: try PostgresTestServer.urls().admin).database
-        try await rls.installRoles(admin: admin, database: database, roles: roles)
-        try await rls.installRoles(admin: admin, database: database, roles: roles)
-        let rows = try await admin.query(
-            "SELECT rolname::text AS name, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY rolname",
-            [.text(PostgresIsolationVerifier.textArray([roles.owner, roles.application, roles.maintenance!]))])
-        let schemaOwner = try await admin.query("SELECT pg_get_userbyid(nspowner)::text AS owner FROM pg_namespace WHERE nspname = $1", [.text(rls.schema)])
-        try await admin.execute("DROP SCHEMA \(rls.quotedSchema) CASCADE")
-        for role in [roles.owner, roles.application, roles.maintenance!] {
-            try await Self.dropRole(try PostgresIdentifier.quoted(role))
+        try await PostgresTestServer.withDatabaseGrantsLocked {
+            let suffix = String(UUID().uuidString.lowercased().prefix(8))
+            let roles = PostgresRowLevelSecurity.Roles(owner: "rls_own_" + suffix, application: "rls_app_" + suffix, maintenance: "rls_mnt_" + suffix)
+            let rls = try PostgresRowLevelSecurity(schema: "test_rls_roles_" + suffix)
+            let admin = try await PostgresTestServer.admin()
+            let database = try PostgresConfiguration(url: try PostgresTestServer.urls().admin).database
+            try await rls.installRoles(admin: admin, database: database, roles: roles)
+            try await rls.installRoles(admin: admin, database: database, roles: roles)
+            let rows = try await admin.query(
+                "SELECT rolname::text AS name, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY rolname",
+                [.text(PostgresIsolationVerifier.textArray([roles.owner, roles.application, roles.maintenance!]))])
+            let schemaOwner = try await admin.query("SELECT pg_get_userbyid(nspowner)::text AS owner FROM pg_namespace WHERE nspname = $1", [.text(rls.schema)])
+            try await admin.execute("DROP SCHEMA \(rls.quotedSchema) CASCADE")
+            for role in [roles.owner, roles.application, roles.maintenance!] {
+                try await Self.dropRole(try PostgresIdentifier.quoted(role))
+            }
+            let summary = try rows.map { "\(try $0.text("name")) super=\(try $0.boolean("rolsuper")) bypass=\(try $0.boolean("rolbypassrls")) login=\(try $0.boolean("rolcanlogin"))" }
+            #expect(summary == [
+                "rls_app_\(suffix) super=false bypass=false login=true",
+                "rls_mnt_\(suffix) super=false bypass=true login=true",
+                "rls_own_\(suffix) super=false bypass=false login=true",
+            ])
+            #expect(try schemaOwner.first?.text("owner") == roles.owner)
         }
-        let summary = try rows.map { "\(try $0.text("name")) super=\(try $0.boolean("rolsuper")) bypass=\(try $0.boolean("rolbypassrls")) login=\(try $0.boolean("rolcanlogin"))" }
-        #expect(summary == [
-            "rls_app_\(suffix) super=false bypass=false login=true",
-            "rls_mnt_\(suffix) super=false bypass=true login=true",
-            "rls_own_\(suffix) super=false bypass=false login=true",
-        ])
-        #expect(try schemaOwner.first?.text("owner") == roles.owner)
     }
 
     // MARK: - Verifier
@@ -232,6 +247,59 @@ struct PostgresRowLevelSecurityRoleTests {
             #expect(report.findings.first { $0.subject == fixture.rls.schema }?.message.contains("may create objects") == true)
             #expect(report.tables.first { $0.name.hasSuffix("notes") }?.filtered == false)
             #expect(report.passed == false)
+        }
+    }
+
+    /// The start-up check rejects a role with `TEMPORARY`, so the grant comes after opening,
+    /// as it would when a DBA changes grants under a running application.
+    @Test("verifier reports TEMPORARY granted after start-up")
+    func verifierReportsTemporary() async throws {
+        try await PostgresTestServer.withDatabaseGrantsLocked {
+            try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+                let schema = fixture.rls.quotedSchema
+                let (role, findings) = try await Self.withRole(fixture, setUp: ["GRANT SELECT ON \(schema).items, \(schema).notes TO ROLE"]) { pool in
+                    let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                    let role = pool.configuration.user
+                    try await PostgresTestServer.admin().execute("GRANT TEMPORARY ON DATABASE \(try Self.quotedDatabaseName()) TO \(try PostgresIdentifier.quoted(role))")
+                    let report = try await PostgresIsolationVerifier(tenants, owner: try await PostgresTestServer.owner(), schemas: [fixture.rls.schema]).verify()
+                    return (role, report.findings)
+                }
+                #expect(findings == [
+                    IsolationReport.Finding(
+                        subject: role,
+                        message: "row-level security cannot hold: the application role \(role) may create temporary tables, which outlive a statement on a pooled connection "
+                            + "and shadow the tables that the next tenant's SQL names without a schema; REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC and from \(role), "
+                            + "or connect the application as a role without it")
+                ])
+            }
+        }
+    }
+
+    @Test("verifier lists every problem of a role")
+    func verifierListsEveryRoleProblem() async throws {
+        try await PostgresTestServer.withDatabaseGrantsLocked {
+            try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+                let schema = fixture.rls.quotedSchema
+                let (role, findings) = try await Self.withRole(fixture, setUp: ["GRANT SELECT ON \(schema).items, \(schema).notes TO ROLE"]) { pool in
+                    let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+                    let role = pool.configuration.user
+                    let admin = try await PostgresTestServer.admin()
+                    try await admin.execute("GRANT TEMPORARY ON DATABASE \(try Self.quotedDatabaseName()) TO \(try PostgresIdentifier.quoted(role))")
+                    try await admin.execute("GRANT pg_read_all_data TO \(try PostgresIdentifier.quoted(role))")
+                    let report = try await PostgresIsolationVerifier(tenants, owner: try await PostgresTestServer.owner(), schemas: [fixture.rls.schema]).verify()
+                    return (role, report.findings)
+                }
+                let ownFindings = findings.filter { $0.subject == role }.map(\.message)
+                #expect(ownFindings.count == 2)
+                #expect(ownFindings.first?.contains("the application role \(role) can read or change the binding secret") == true)
+                #expect(ownFindings.last?.contains("the application role \(role) may create temporary tables") == true)
+                #expect(findings.filter { $0.subject == "pg_read_all_data" }.map(\.message) == [
+                    "row-level security cannot hold: the application role \(role) is a member of role pg_read_all_data, which can read or change the binding secret "
+                        + "(a grant, pg_read_all_data or pg_write_all_data), so it could sign any tenant's binding; "
+                        + "REVOKE the privilege on binding_secret and binding_inner_key() or REVOKE pg_read_all_data FROM \(role), "
+                        + "or connect the application as a role without it"
+                ])
+            }
         }
     }
 }

@@ -64,6 +64,48 @@ enum PostgresTestServer {
         }
     }
 
+    /// Serializes the tests that change the test database's privileges.
+    static let databaseGrants = SerialLock()
+
+    /// Runs `body` while no other test changes the test database's privileges (`GRANT` or
+    /// `REVOKE ... ON DATABASE`, or dropping a role that has one), or the grants on
+    /// `pg_prepared_statements` that the superuser SQL revokes. PostgreSQL keeps each object's
+    /// grants in one catalog row, and two sessions changing it at once fail with "tuple
+    /// concurrently updated" (SQLSTATE XX000, seen on PostgreSQL 15.18).
+    static func withDatabaseGrantsLocked<Result>(_ body: () async throws -> Result) async throws -> Result {
+        await databaseGrants.acquire()
+        do {
+            let result = try await body()
+            await databaseGrants.release()
+            return result
+        } catch {
+            await databaseGrants.release()
+            throw error
+        }
+    }
+
+    /// A lock for async code: callers wait in order and resume one at a time.
+    actor SerialLock {
+        private var isLocked = false
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+
+        func acquire() async {
+            guard isLocked else {
+                isLocked = true
+                return
+            }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+
+        func release() {
+            if waiters.isEmpty {
+                isLocked = false
+            } else {
+                waiters.removeFirst().resume()
+            }
+        }
+    }
+
     /// Returns a schema name no other test or run uses, so tests never see each other's rows.
     static func uniqueSchemaName(_ prefix: String) -> String {
         "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"

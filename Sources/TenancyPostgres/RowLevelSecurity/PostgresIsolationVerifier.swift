@@ -110,16 +110,17 @@ public struct PostgresIsolationVerifier: Sendable {
         return (tables, findings)
     }
 
-    /// Applies the start-up check's role rules and returns each problem as a finding.
+    /// Applies the start-up check's role rules and returns every problem as a finding, so a
+    /// role that breaks several rules (a grant of `TEMPORARY` on the database next to
+    /// `pg_read_all_data`, say) shows each of them.
     private func roleFindings() async throws -> [IsolationReport.Finding] {
         let rls = tenants.rowLevelSecurity
         var findings: [IsolationReport.Finding] = []
         let role = try await tenants.database.query("SELECT current_user::text AS role").first?.text("role") ?? "?"
         for row in try await tenants.database.query(PostgresTenantDatabase.roleChainSQL(rls.quotedSchema), [.text(rls.schema)]) {
-            do {
-                try PostgresTenantDatabase.rejectUnsafe(row, applicationRole: role, verified: tenants.binding.isVerified)
-            } catch let error as IsolationError {
-                findings.append(.init(subject: try row.text("role"), message: error.message))
+            let subject = try row.text("role")
+            for problem in try PostgresTenantDatabase.unsafeProblems(row, applicationRole: role, verified: tenants.binding.isVerified) {
+                findings.append(.init(subject: subject, message: problem.message))
             }
         }
         return findings

@@ -79,7 +79,16 @@ extension PostgresTenantDatabase {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
+    /// Throws the error for the first rule of the start-up check that the role in `row` breaks.
     static func rejectUnsafe(_ row: PostgresRow, applicationRole: String, verified: Bool) throws {
+        if let problem = try unsafeProblems(row, applicationRole: applicationRole, verified: verified).first {
+            throw problem
+        }
+    }
+
+    /// Returns every rule of the start-up check that the role in `row` breaks, in the order
+    /// the check applies them, so the verifier can list them all.
+    static func unsafeProblems(_ row: PostgresRow, applicationRole: String, verified: Bool) throws -> [IsolationError] {
         let name = try row.text("role")
         let isSelf = try row.integer("depth") == 0
         let subject = isSelf ? "the application role \(name)" : "the application role \(applicationRole) is a member of role \(name), which"
@@ -89,31 +98,33 @@ extension PostgresTenantDatabase {
                 .unsafeRole,
                 "row-level security cannot hold: \(subject) \(problem); \(fix)\(membershipFix), or connect the application as a role without it")
         }
+        var problems: [IsolationError] = []
         if try row.boolean("superuser") {
-            throw unsafe("is superuser, and superusers bypass every policy", fix: "ALTER ROLE \(name) NOSUPERUSER")
+            problems.append(unsafe("is superuser, and superusers bypass every policy", fix: "ALTER ROLE \(name) NOSUPERUSER"))
         }
         if try row.boolean("bypass") {
-            throw unsafe("has BYPASSRLS", fix: "ALTER ROLE \(name) NOBYPASSRLS")
+            problems.append(unsafe("has BYPASSRLS", fix: "ALTER ROLE \(name) NOBYPASSRLS"))
         }
         if let tables = try row.optionalText("owned_tables") {
-            throw unsafe("owns the tenant tables \(tables), and an owner can disable or drop their policies", fix: "ALTER TABLE ... OWNER TO the owner role")
+            problems.append(unsafe("owns the tenant tables \(tables), and an owner can disable or drop their policies", fix: "ALTER TABLE ... OWNER TO the owner role"))
         }
         if try row.boolean("owns_schema") {
-            throw unsafe("owns the library's schema, so it could replace the binding check", fix: "ALTER SCHEMA ... OWNER TO the owner role")
+            problems.append(unsafe("owns the library's schema, so it could replace the binding check", fix: "ALTER SCHEMA ... OWNER TO the owner role"))
         }
         if let functions = try row.optionalText("owned_functions") {
-            throw unsafe("owns the library's functions \(functions), so it could replace the binding check", fix: "ALTER FUNCTION ... OWNER TO the owner role")
+            problems.append(unsafe("owns the library's functions \(functions), so it could replace the binding check", fix: "ALTER FUNCTION ... OWNER TO the owner role"))
         }
         if verified, try row.boolean("reads_secret") || row.boolean("reads_key") {
-            throw unsafe(
+            problems.append(unsafe(
                 "can read or change the binding secret (a grant, pg_read_all_data or pg_write_all_data), so it could sign any tenant's binding",
-                fix: "REVOKE the privilege on binding_secret and binding_inner_key()")
+                fix: "REVOKE the privilege on binding_secret and binding_inner_key()"))
         }
         if try row.boolean("creates_temporary") {
-            throw unsafe(
+            problems.append(unsafe(
                 "may create temporary tables, which outlive a statement on a pooled connection and shadow the tables that the next tenant's SQL names without a schema",
-                fix: "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC and from \(name)")
+                fix: "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC and from \(name)"))
         }
+        return problems
     }
 
     /// Binds a probe tenant and checks what `current_tenant()` returns.

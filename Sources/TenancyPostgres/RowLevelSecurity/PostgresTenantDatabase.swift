@@ -18,6 +18,8 @@ public import Tenancy
 ///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
+/// With a maintenance pool it also checks that role, for platform-wide reads through
+/// ``platformQuery(_:)``.
 public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// The application role's pool; use it for tenant handles only.
     public let database: PostgresDatabase
@@ -25,22 +27,38 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     public let binding: PostgresTenantBinding
     /// The schema with the policies' function and the tenant table list.
     public let rowLevelSecurity: PostgresRowLevelSecurity
+    /// The maintenance role's pool for ``platformQuery(_:)``, or nil when platform-wide reads
+    /// are not configured.
+    public let maintenance: PostgresDatabase?
 
     public var placement: IsolationPlacement { .pool }
     public var enforcesRowLevelSecurity: Bool { true }
 
     /// Opens the tenant tables over the application role's pool and runs the start-up check.
     ///
-    /// - Parameter binding: ``PostgresTenantBinding/verified(_:)`` with the secret from
-    ///   configuration (``PostgresBindingSecret/fromEnvironment(_:)``), unless every
-    ///   statement is trusted code.
-    /// - Throws: ``IsolationError`` with code ``IsolationError/Code/unsafeRole`` or
-    ///   ``IsolationError/Code/bindingMismatch`` naming the problem and the fix.
-    public init(_ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard) async throws {
+    /// - Parameters:
+    ///   - binding: ``PostgresTenantBinding/verified(_:)`` with the secret from configuration
+    ///     (``PostgresBindingSecret/fromEnvironment(_:)``), unless every statement is trusted
+    ///     code.
+    ///   - maintenance: a pool connected as the `BYPASSRLS` maintenance role, for
+    ///     ``platformQuery(_:)``; nil leaves platform-wide reads off. Its role is checked here:
+    ///     it needs `BYPASSRLS`, and neither it nor a role it can become may be superuser or
+    ///     change a protected table.
+    /// - Throws: ``IsolationError`` with code ``IsolationError/Code/unsafeRole``,
+    ///   ``IsolationError/Code/bindingMismatch`` or
+    ///   ``IsolationError/Code/invalidMaintenanceRole`` naming the problem and the fix.
+    public init(
+        _ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard,
+        maintenance: PostgresDatabase? = nil
+    ) async throws {
         self.preparesBinding = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
+        self.maintenance = maintenance
+        if let maintenance {
+            try await checkMaintenanceRole(maintenance)
+        }
     }
 
     /// Whether each pooled connection prepares the binding statement once, under a random
@@ -154,4 +172,8 @@ extension IsolationError.Code {
     /// The binding the application uses does not verify in the database: a different secret,
     /// a different binding mode, a clock more than a minute off, or no installed check.
     public static let bindingMismatch = IsolationError.Code("bindingMismatch")
+    /// The maintenance role cannot serve platform-wide reads: it has no `BYPASSRLS`, is
+    /// superuser or may change a tenant table (itself or through a role it is a member of),
+    /// or is connected to another database than the application role.
+    public static let invalidMaintenanceRole = IsolationError.Code("invalidMaintenanceRole")
 }
