@@ -56,12 +56,17 @@ package enum ProcessLaunch {
             }
         }
         return await withCheckedContinuation { continuation in
-            // waitpid blocks, so it runs on a Dispatch thread, never on the cooperative pool.
-            DispatchQueue.global().async {
+            // waitpid blocks for as long as the child runs, so it gets a thread of its own. On
+            // Linux, DispatchQueue.global() shares its few threads with Swift's cooperative
+            // pool, and two waiting children there stalled every other test's tasks for
+            // seconds.
+            let waiter = Thread {
                 let termination = wait(for: pid)
                 finished.value.store(true, ordering: .releasing)
                 continuation.resume(returning: termination)
             }
+            waiter.name = "tenancy.process-wait"
+            waiter.start()
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import TenancyPostgres
 
 /// A pgbench script in a temporary file, run as a child process against the application
-/// role's database with `-M extended` (the extended query protocol, as libpq's
-/// `PQexecParams` and `PQsendQueryParams`).
+/// role's database with `-M prepared`: each client prepares the statement once and executes
+/// it by name, as the library's pool does with its per-connection statement cache.
 struct PgbenchRun {
     let options: PostgresQuotaBenchmarkOptions
     let configuration: PostgresConfiguration
@@ -56,7 +56,7 @@ struct PgbenchRun {
     /// - Parameter extraVariables: `-D name=value` pairs for this run only.
     func run(transactionsPerClient: Int, extraVariables: [String] = []) throws -> Double {
         let arguments = [
-            "-n", "-M", "extended", "-c", String(options.clients), "-j", "1", "-t", String(transactionsPerClient), "-f", script.path,
+            "-n", "-M", "prepared", "-c", String(options.clients), "-j", "1", "-t", String(transactionsPerClient), "-f", script.path,
             "-h", configuration.host, "-p", String(configuration.port), "-U", configuration.user,
         ] + variables + extraVariables + [configuration.database]
         let output = try Self.output(options.pgbench, arguments, password: configuration.password)

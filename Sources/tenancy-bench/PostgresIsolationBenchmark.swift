@@ -227,7 +227,7 @@ private func compare(
             baselineName: handWrittenName, direction: .higherIsBetter),
         Comparison(
             name: "postgres.\(shape.name)-hand-written", ours: handWrittenRate, baseline: pgbenchRate, unit: "statements/s",
-            baselineName: "pgbench \(pgbench.version) running the hand-written statement, \(options.clients) clients, -M extended, no pipeline",
+            baselineName: "pgbench \(pgbench.version) running the hand-written statement, \(options.clients) clients, -M prepared, no pipeline",
             direction: .higherIsBetter),
     ]
 }

@@ -16,8 +16,8 @@ struct PostgresQuotaBenchmarkOptions {
 
 /// `quotas.postgres-decisions`: quota decisions per second through `QuotaManager` and
 /// `PostgresQuotaStore` from `clients` concurrent tasks, against `pgbench` running the store's
-/// charge statement with the same arguments from the same number of clients (extended query
-/// protocol, as the library's `PQexecParams`). Both sides charge one counter with a limit it
+/// charge statement with the same arguments from the same number of clients (`-M prepared`,
+/// as the library's per-connection statement cache). Both sides charge one counter with a limit it
 /// never reaches, so every decision locks and updates the same row. Rounds alternate, after a
 /// warm-up, and each side's median is reported.
 func benchmarkPostgresQuotas(rounds: Int, options: PostgresQuotaBenchmarkOptions) async throws -> Comparison {
@@ -86,7 +86,7 @@ private func compare(
     }
     return Comparison(
         name: "quotas.postgres-decisions", ours: median(oursRates), baseline: median(pgbenchRates), unit: "decisions/s",
-        baselineName: "pgbench \(pgbench.version) running the same charge statement, \(options.clients) clients, -M extended",
+        baselineName: "pgbench \(pgbench.version) running the same charge statement, \(options.clients) clients, -M prepared",
         direction: .higherIsBetter)
 }
 

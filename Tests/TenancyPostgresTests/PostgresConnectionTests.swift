@@ -386,6 +386,95 @@ struct PostgresConnectionTests {
         await database.close()
     }
 
+    @Test("statement cache stops at its size")
+    func statementCacheCapacity() async throws {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.preparedStatementCacheSize = 2
+        let database = try PostgresDatabase(configuration, maximumConnections: 1)
+        for round in 1...3 {
+            for (offset, sql) in ["SELECT $1::int8 + 1 AS value", "SELECT $1::int8 + 2 AS value", "SELECT $1::int8 + 3 AS value"].enumerated() {
+                let value = try await database.query(sql, [.integer(Int64(round * 10))])[0].integer("value")
+                #expect(value == Int64(round * 10 + offset + 1))
+            }
+        }
+        let (capacity, prepared) = try await database.withCheckedOutConnection { connection in
+            (connection.box.preparedCapacity, connection.box.preparedNames.count)
+        }
+        #expect(capacity == 2)
+        #expect(prepared == 2)
+        await database.close()
+    }
+
+    @Test("negative statement cache size is rejected")
+    func negativeCacheSize() throws {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.preparedStatementCacheSize = -1
+        let error = #expect(throws: PostgresError.self) { try PostgresDatabase(configuration) }
+        #expect(error?.kind == .invalidConfiguration)
+    }
+
+    @Test("deallocated and changed statements are prepared again")
+    func stalePreparedStatements() async throws {
+        let database = try PostgresDatabase(url: try PostgresTestServer.urls().owner, maximumConnections: 1)
+        let table = try PostgresIdentifier.quoted(PostgresTestServer.uniqueSchemaName("cache_probe"))
+        try await database.execute("CREATE TABLE \(table) (a int8)")
+        try await database.execute("INSERT INTO \(table) (a) VALUES (1)")
+        #expect(try await database.query("SELECT * FROM \(table)")[0].integer("a") == 1)
+
+        // DEALLOCATE ALL removes every name; the next call prepares again.
+        try await database.execute("DEALLOCATE ALL")
+        #expect(try await database.query("SELECT * FROM \(table)")[0].integer("a") == 1)
+
+        // A new column changes the result of SELECT *, which a prepared statement refuses.
+        try await database.execute("ALTER TABLE \(table) ADD COLUMN b int8 DEFAULT 7")
+        let changed = try await database.query("SELECT * FROM \(table)")
+        #expect(try changed[0].integer("b") == 7)
+        try await database.execute("DROP TABLE \(table)")
+        await database.close()
+    }
+
+    @Test("pipeline with a write is not sent again")
+    func staleAfterWriteIsNotRepeated() async throws {
+        let database = try PostgresDatabase(url: try PostgresTestServer.urls().owner, maximumConnections: 1)
+        let table = try PostgresIdentifier.quoted(PostgresTestServer.uniqueSchemaName("cache_write"))
+        try await database.execute("CREATE TABLE \(table) (a int8)")
+        let insert = PostgresStatement("INSERT INTO \(table) (a) VALUES ($1)", [.integer(1)])
+        let count = PostgresStatement("SELECT count(*) AS n FROM \(table)")
+        #expect(try await database.pipeline([insert, count])[1].rows[0].integer("n") == 1)
+
+        // Remove only the count's statement: the insert runs, then the count fails before it
+        // runs, which rolls the insert back, and the pool must not send the insert again.
+        let countName = try await database.withCheckedOutConnection { connection in
+            connection.box.preparedNames[PreparedKey(count)]
+        }
+        let name = try #require(countName)
+        try await database.execute("DEALLOCATE \(name)")
+        let error = await #expect(throws: PostgresError.self) { try await database.pipeline([insert, count]) }
+        #expect(error?.code == .invalidSQLStatementName)
+        #expect(try await database.query("SELECT count(*) AS n FROM \(table)")[0].integer("n") == 1)
+        try await database.execute("DROP TABLE \(table)")
+        await database.close()
+    }
+
+    @Test("COPY fails clearly and the pool goes on")
+    func copyIsRejected() async throws {
+        let database = try PostgresDatabase(url: try PostgresTestServer.urls().owner, maximumConnections: 1)
+        let table = try PostgresIdentifier.quoted(PostgresTestServer.uniqueSchemaName("copy_probe"))
+        try await database.execute("CREATE TABLE \(table) (a int8)")
+        for sql in ["COPY (SELECT 1) TO STDOUT", "COPY \(table) FROM STDIN"] {
+            let direct = await #expect(throws: PostgresError.self) { try await database.execute(sql) }
+            #expect(direct?.kind == .protocolViolation)
+            let synchronous = await #expect(throws: PostgresError.self) {
+                try await database.withConnection { connection in try connection.pipeline([PostgresStatement(sql)]) }
+            }
+            #expect(synchronous?.kind == .protocolViolation)
+            #expect(try await database.query("SELECT count(*) AS n FROM \(table)")[0].integer("n") == 0)
+        }
+        try await database.execute("DROP TABLE \(table)")
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
     @Test("audit table is append-only for the application role")
     func auditIsAppendOnly() async throws {
         let database = try await PostgresTestServer.application()

@@ -77,19 +77,23 @@ struct PostgresRowLevelSecurityRoleTests {
         }
     }
 
-    @Test("a role that can list prepared statements gets an unprepared binding")
+    @Test("role that lists prepared statements prepares none")
     func visiblePreparedStatements() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
             let setUp = ["GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE"]
             // The superuser SQL revokes on the same view, so the grant waits for the lock.
-            let (prepares, ids) = try await PostgresTestServer.withDatabaseGrantsLocked {
+            let (capacity, prepared, ids) = try await PostgresTestServer.withDatabaseGrantsLocked {
                 try await Self.withRole(fixture, setUp: setUp) { pool in
                     let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
                     let rows = try await tenants.handle(forID: fixture.tenantA).query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
-                    return (tenants.preparesBinding, try rows.map { try $0.text("id") })
+                    let (capacity, prepared) = try await pool.withCheckedOutConnection { connection in
+                        (connection.box.preparedCapacity, connection.box.preparedNames.count)
+                    }
+                    return (capacity, prepared, try rows.map { try $0.text("id") })
                 }
             }
-            #expect(prepares == false)
+            #expect(capacity == 0)
+            #expect(prepared == 0)
             #expect(ids == ["a1", "a2"])
         }
     }

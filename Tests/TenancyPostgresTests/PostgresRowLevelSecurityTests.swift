@@ -59,24 +59,23 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("the binding is prepared per connection under a name tenant SQL cannot list")
+    @Test("binding is prepared under a name tenant SQL cannot list")
     func preparedBindingIsHidden() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
-            #expect(fixture.tenants.preparesBinding)
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
             for sql: PostgresQuery in ["SELECT name FROM pg_catalog.pg_prepared_statements", "SELECT name FROM pg_catalog.pg_prepared_statement()"] {
                 let error = await #expect(throws: PostgresError.self) { try await asA.query(sql) }
                 #expect(error?.code == .insufficientPrivilege)
             }
-            // The pool's one connection holds one prepared statement: the binding, under a
-            // name of "tenancy_" and 128 random bits in hexadecimal.
-            let names = try await fixture.pool.withCheckedOutConnection { connection in
-                Array(connection.box.preparedNames.values)
+            // The pool's one connection prepared the binding under "tenancy_" and 128 random
+            // bits in hexadecimal.
+            let bindingKey = PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA))
+            let name = try await fixture.pool.withCheckedOutConnection { connection in
+                connection.box.preparedNames[bindingKey]
             }
-            #expect(names.count == 1)
-            #expect(names.first?.hasPrefix("tenancy_") == true)
-            #expect((names.first?.count ?? 0) > 24)
+            #expect(name?.hasPrefix("tenancy_") == true)
+            #expect((name?.count ?? 0) >= 30)
         }
     }
 

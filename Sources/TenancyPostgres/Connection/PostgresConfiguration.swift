@@ -21,6 +21,13 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public var statementTimeLimit: Duration?
     /// Further libpq connection keywords, such as `sslmode`; see ``allowedURLParameters``.
     public var parameters: [String: String]
+    /// How many distinct statements each connection prepares and reuses by name, 0 for none.
+    ///
+    /// A statement sent through ``PostgresDatabase/query(_:_:)``, ``PostgresDatabase/execute(_:_:)``
+    /// or ``PostgresDatabase/pipeline(_:)`` is parsed and planned once per connection, then
+    /// executed by name. A connection prepares nothing when its role (or a role it can become)
+    /// can list the session's prepared statements; see ``PostgresConnection/sendAndAwait(_:)``.
+    public var preparedStatementCacheSize = 256
 
     /// The libpq keywords a URL's query string may set. Others are rejected, so a typo such as
     /// `sslmod=require` fails instead of silently connecting without TLS.

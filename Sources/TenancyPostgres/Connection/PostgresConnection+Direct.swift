@@ -99,6 +99,11 @@ extension PostgresConnection {
         let operation = PollOperation(
             handle: handle, socket: PQsocket(handle), canceller: canceller, statement: statement,
             deadline: deadline, statementCount: steps.count, needsWrite: flushed == 1)
+        // While a large send waited for room in the socket, libpq may have read the reply
+        // already; epoll would never report data that is no longer on the socket.
+        if !operation.needsWrite, PQisBusy(handle) == 0, operation.advance() {
+            return Result { try collect(operation, steps, statements, sql: sql) }
+        }
         await withCheckedContinuation { continuation in
             operation.continuation = continuation
             if !PostgresPoller.shared.register(operation) {
@@ -125,29 +130,34 @@ extension PostgresConnection {
         let statement: Int
     }
 
-    /// Returns the steps for `statements`: a statement marked
-    /// ``PostgresStatement/preparedPerConnection`` is prepared the first time this connection
-    /// sends it, under a random name, and executed by that name from then on.
+    /// Returns the steps for `statements`: each statement is prepared the first time this
+    /// connection sends it, under a random name, and executed by that name from then on, until
+    /// the connection holds ``PostgresConfiguration/preparedStatementCacheSize`` of them; later
+    /// new statements go unnamed.
     ///
     /// The name is random (128 bits) because any SQL on the connection may run `PREPARE` and
-    /// `DEALLOCATE`: SQL that could name the statement could replace it with its own.
-    /// ``PostgresTenantDatabase`` prepares the tenant binding this way only when the
-    /// application role cannot list the session's prepared statements.
+    /// `DEALLOCATE`: SQL that could name a statement could replace it with its own, which the
+    /// next caller, perhaps bound to another tenant, would run. For the same reason
+    /// ``PostgresConnection/connect(_:)`` turns the cache off when the role can list the
+    /// session's prepared statements.
     private nonisolated func plan(_ statements: [PostgresStatement]) -> [Step] {
         var steps: [Step] = []
         steps.reserveCapacity(statements.count + 1)
         for (index, statement) in statements.enumerated() {
-            guard statement.preparedPerConnection else {
+            guard box.preparedCapacity > 0 else {
                 steps.append(Step(kind: .execute, statement: index))
                 continue
             }
-            if let name = box.preparedNames[statement.sql] {
+            let key = PreparedKey(statement)
+            if let name = box.preparedNames[key] {
                 steps.append(Step(kind: .executePrepared(name), statement: index))
-            } else {
+            } else if box.preparedNames.count < box.preparedCapacity {
                 var generator = SystemRandomNumberGenerator()
-                let name = "tenancy_" + String(generator.next(), radix: 16) + String(generator.next(), radix: 16)
+                let name = "tenancy_" + String(generator.next(), radix: 16) + "_" + String(generator.next(), radix: 16)
                 steps.append(Step(kind: .prepare(name), statement: index))
                 steps.append(Step(kind: .executePrepared(name), statement: index))
+            } else {
+                steps.append(Step(kind: .execute, statement: index))
             }
         }
         return steps
@@ -174,15 +184,16 @@ extension PostgresConnection {
                 let result = try consume(raw, operation: "pipeline", sql: statementSQL)
                 switch step.kind {
                 case .prepare(let name):
-                    box.preparedNames[statementSQL] = name
+                    box.preparedNames[PreparedKey(statements[step.statement])] = name
                 case .executePrepared, .execute:
                     results.append(result)
                 }
-            } catch let error as PostgresError where error.code == .invalidSQLStatementName {
+            } catch let error as PostgresError where Self.isStalePrepared(error) {
                 box.preparedNames = [:]
-                if case .executePrepared = step.kind, step.statement == 0 {
-                    // The first statement failed before it ran, so nothing of the pipeline
-                    // ran: the server skips everything after an error up to the Sync.
+                // The statement failed before it ran. The ones before it are the library's
+                // own and changed nothing outside the transaction, which the error rolled
+                // back, so the pipeline can be sent again.
+                if case .executePrepared = step.kind, statements[..<step.statement].allSatisfy(\.repeatable) {
                     firstError = firstError ?? PreparedStatementMissing(error: error)
                 } else {
                     firstError = firstError ?? error
@@ -192,7 +203,7 @@ extension PostgresConnection {
             }
         }
         if let failure = operation.failure {
-            throw firstError ?? PostgresError(.connectionBroken, operation: "pipeline", message: "the connection failed: \(failure)", sql: sql)
+            throw firstError ?? failure
         }
         if let firstError { throw firstError }
         guard let syncStatus = operation.syncStatus, syncStatus == PGRES_PIPELINE_SYNC else {
@@ -200,6 +211,31 @@ extension PostgresConnection {
             throw PostgresError(.protocolViolation, operation: "pipeline", message: "expected the pipeline's Sync result, got \(status)")
         }
         return results
+    }
+}
+
+extension PostgresConnection {
+    /// Returns whether `error` means a statement prepared on the connection can no longer run:
+    /// SQL deallocated it (`DEALLOCATE ALL`, `DISCARD ALL`), or a schema change altered its
+    /// result columns ("cached plan must not change result type").
+    ///
+    /// NOTE: after a schema change the old statement stays on the server under its name until
+    /// the connection closes; the cache forgets it and prepares the statement again.
+    nonisolated static func isStalePrepared(_ error: PostgresError) -> Bool {
+        error.code == .invalidSQLStatementName
+            || (error.code == .featureNotSupported && error.serverMessage?.contains("cached plan must not change result type") == true)
+    }
+}
+
+/// A statement's SQL and parameter types, under which a connection keeps its prepared name:
+/// the types are fixed when the statement is prepared.
+struct PreparedKey: Hashable {
+    let sql: String
+    let types: [UInt32]
+
+    init(_ statement: PostgresStatement) {
+        sql = statement.sql
+        types = statement.arguments.map(\.typeOID)
     }
 }
 

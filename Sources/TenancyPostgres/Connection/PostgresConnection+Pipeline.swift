@@ -58,7 +58,12 @@ extension PostgresConnection {
                 }
             }
             while let extra = PQgetResult(handle) {
+                let status = PQresultStatus(extra)
                 PQclear(extra)
+                // A COPY result comes back on every call until the copy ends.
+                if PollOperation.isCopy(status) {
+                    throw PostgresError(.protocolViolation, operation: "pipeline", message: "COPY is not supported in a pipeline", sql: statement.sql)
+                }
             }
         }
         guard let sync = PQgetResult(handle) else {

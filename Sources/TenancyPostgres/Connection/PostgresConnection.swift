@@ -41,9 +41,12 @@ public actor PostgresConnection {
     final class HandleBox: @unchecked Sendable {
         var handle: OpaquePointer?
         /// The names of the statements prepared on this connection by the direct path, by
-        /// their SQL. Only the direct path reads and writes it, which the pool runs for one
-        /// call at a time on a checked-out connection.
-        var preparedNames: [String: String] = [:]
+        /// their SQL and parameter types. Only the direct path reads and writes it, which the
+        /// pool runs for one call at a time on a checked-out connection.
+        var preparedNames: [PreparedKey: String] = [:]
+        /// How many statements the direct path may prepare: 0 when the role can list the
+        /// session's prepared statements, else ``PostgresConfiguration/preparedStatementCacheSize``.
+        var preparedCapacity = 0
 
         init(handle: OpaquePointer) {
             self.handle = handle
@@ -118,7 +121,36 @@ public actor PostgresConnection {
         guard let canceller = QueryCanceller(connection: handle) else {
             throw PostgresError(.connectionFailed, operation: "connect", message: "libpq could not create a cancel handle for \(configuration)")
         }
+        if configuration.preparedStatementCacheSize > 0, try !listsPreparedStatements(handle) {
+            box.preparedCapacity = configuration.preparedStatementCacheSize
+        }
         return (box, canceller)
+    }
+
+    /// Returns whether the connection's role, or any role it can become, may list the session's
+    /// prepared statements, whose names the statement cache must keep secret.
+    private static func listsPreparedStatements(_ handle: OpaquePointer) throws -> Bool {
+        let sql = """
+            WITH RECURSIVE chain(oid) AS (
+                SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user
+                UNION
+                SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN chain c ON m.member OPERATOR(pg_catalog.=) c.oid
+            )
+            SELECT pg_catalog.bool_or(pg_catalog.has_table_privilege(c.oid, 'pg_catalog.pg_prepared_statements', 'SELECT')
+                OR pg_catalog.has_function_privilege(c.oid, 'pg_catalog.pg_prepared_statement()', 'EXECUTE')) AS lists
+            FROM chain c
+            """
+        guard let result = PQexec(handle, sql) else {
+            throw PostgresError(.connectionFailed, operation: "connect", message: "the connection failed: \(errorMessage(handle))")
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_TUPLES_OK, PQntuples(result) == 1 else {
+            throw PostgresError(
+                .connectionFailed, operation: "connect",
+                message: "could not read the role's privileges on pg_prepared_statements: \(errorMessage(handle))")
+        }
+        // NULL (no role found) counts as visible, so nothing is prepared.
+        return PQgetisnull(result, 0, 0) == 1 || String(cString: PQgetvalue(result, 0, 0)) == "t"
     }
 
     static func errorMessage(_ handle: OpaquePointer) -> String {
@@ -307,7 +339,7 @@ public actor PostgresConnection {
         if let limit = configuration.statementTimeLimit {
             let canceller = self.canceller
             let item = DispatchWorkItem { canceller.cancelStatement(statement) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + limit.dispatchInterval, execute: item)
+            QueryCanceller.timeLimitQueue.asyncAfter(deadline: .now() + limit.dispatchInterval, execute: item)
             timer = item
         }
         let outcome = Swift.Result { try body() }

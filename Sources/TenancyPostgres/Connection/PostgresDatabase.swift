@@ -44,6 +44,11 @@ public final class PostgresDatabase: Sendable {
         guard maximumConnections >= 1 else {
             throw PostgresError(.invalidConfiguration, operation: "create pool", message: "invalid pool size \(maximumConnections): expected 1 or more")
         }
+        guard configuration.preparedStatementCacheSize >= 0 else {
+            throw PostgresError(
+                .invalidConfiguration, operation: "create pool",
+                message: "invalid prepared statement cache size \(configuration.preparedStatementCacheSize): expected 0 or more")
+        }
         guard checkoutTimeout > .zero else {
             throw PostgresError(.invalidConfiguration, operation: "create pool", message: "invalid checkout timeout \(checkoutTimeout): expected more than zero")
         }

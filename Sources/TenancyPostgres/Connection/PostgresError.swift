@@ -69,6 +69,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let tooManyConnections: Code = "53300"
         public static let invalidPassword: Code = "28P01"
         public static let invalidSQLStatementName: Code = "26000"
+        public static let featureNotSupported: Code = "0A000"
 
         static let names: [Code: String] = [
             .uniqueViolation: "unique_violation", .foreignKeyViolation: "foreign_key_violation",
@@ -83,7 +84,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             .inFailedTransaction: "in_failed_sql_transaction", .lockNotAvailable: "lock_not_available",
             .queryCanceled: "query_canceled", .adminShutdown: "admin_shutdown",
             .tooManyConnections: "too_many_connections", .invalidPassword: "invalid_password",
-            .invalidSQLStatementName: "invalid_sql_statement_name",
+            .invalidSQLStatementName: "invalid_sql_statement_name", .featureNotSupported: "feature_not_supported",
         ]
 
         /// The condition name from the PostgreSQL documentation's appendix of error codes, for

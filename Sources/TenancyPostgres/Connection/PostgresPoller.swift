@@ -131,7 +131,7 @@ final class PostgresPoller: @unchecked Sendable {
         for operation in overdue {
             let canceller = operation.canceller
             let statement = operation.statement
-            DispatchQueue.global().async { canceller.cancelStatement(statement) }
+            QueryCanceller.timeLimitQueue.async { canceller.cancelStatement(statement) }
         }
     }
 }
@@ -156,8 +156,8 @@ final class PollOperation: @unchecked Sendable {
     /// One raw result per statement, in order; the sender frees them.
     private(set) var results: [OpaquePointer] = []
     private(set) var syncStatus: ExecStatusType?
-    /// libpq's message when the connection failed while the pipeline ran.
-    private(set) var failure: String?
+    /// Why the pipeline could not finish: the connection failed, or the server started a COPY.
+    private(set) var failure: PostgresError?
     var continuation: CheckedContinuation<Void, Never>?
 
     private enum Phase {
@@ -203,6 +203,16 @@ final class PollOperation: @unchecked Sendable {
             }
             if PQisBusy(handle) == 1 { return false }
             let result = PQgetResult(handle)
+            if let result, Self.isCopy(PQresultStatus(result)) {
+                // libpq returns a COPY result again on every call until the copy ends, so
+                // reading on would never finish. Closing the connection ends the copy.
+                PQclear(result)
+                failure = PostgresError(
+                    .protocolViolation, operation: "pipeline",
+                    message: "COPY is not supported through the pool; the connection is closed and replaced")
+                phase = .done
+                return true
+            }
             switch phase {
             case .result(let index):
                 guard let result else {
@@ -231,9 +241,13 @@ final class PollOperation: @unchecked Sendable {
         }
     }
 
+    static func isCopy(_ status: ExecStatusType) -> Bool {
+        status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH
+    }
+
     /// Ends the operation with a broken connection.
     func fail(reason: String) {
-        failure = reason
+        failure = PostgresError(.connectionBroken, operation: "pipeline", message: "the connection failed: \(reason)")
         phase = .done
     }
 

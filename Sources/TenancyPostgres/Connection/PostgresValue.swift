@@ -59,10 +59,10 @@ extension PostgresValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
 public struct PostgresStatement: Sendable {
     public var sql: String
     public var arguments: [PostgresValue]
-    /// Whether the pool's direct path may prepare the statement once per connection, under a
-    /// random name, and execute it by that name afterwards (see
-    /// ``PostgresConnection/sendAndAwait(_:)``). Set only for the library's own fixed SQL.
-    var preparedPerConnection = false
+    /// Whether the statement changes nothing outside its transaction, so the pool may send the
+    /// pipeline again when a later statement's prepared name is gone. Set only for the
+    /// library's own statements, such as the tenant binding.
+    var repeatable = false
 
     public init(_ sql: String, _ arguments: [PostgresValue] = []) {
         self.sql = sql

@@ -1,4 +1,5 @@
 internal import CLibPQ
+import Dispatch
 import Synchronization
 
 /// Sends `PQcancel` for the statement a connection is running, when its task is cancelled or
@@ -25,6 +26,11 @@ final class QueryCanceller: @unchecked Sendable {
         var lastStatement: UInt64 = 0
         var reason: Reason?
     }
+
+    /// Where time-limit cancellations run: a serial queue of their own, because `PQcancel`
+    /// blocks on the network, and on Linux `DispatchQueue.global()` shares its threads with
+    /// Swift's cooperative pool.
+    static let timeLimitQueue = DispatchQueue(label: "tenancy.postgres.cancel")
 
     private let handle: OpaquePointer
     private let state = Mutex(State())

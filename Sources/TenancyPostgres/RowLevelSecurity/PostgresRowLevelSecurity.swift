@@ -84,9 +84,9 @@ public struct PostgresRowLevelSecurity: Sendable {
             // databases did, and the application role must not create functions or operators
             // anywhere.
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
-            // With the names of the session's prepared statements hidden, the library can
-            // prepare the tenant binding once per connection under a random name: SQL that
-            // cannot name it cannot replace it (see PostgresTenantDatabase.preparesBinding).
+            // With the names of the session's prepared statements hidden, each connection
+            // can prepare statements under random names: SQL that cannot name a statement
+            // cannot replace it (see PostgresConfiguration.preparedStatementCacheSize).
             "REVOKE SELECT ON pg_catalog.pg_prepared_statements FROM PUBLIC;",
             "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);",

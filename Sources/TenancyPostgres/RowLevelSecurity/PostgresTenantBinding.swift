@@ -154,16 +154,22 @@ public enum PostgresTenantBinding: Sendable {
     /// transaction. It always sets both settings, so no value left on a pooled connection's
     /// session by earlier SQL is ever used.
     func statement(tenant: TenantID?, now: Date = Date()) -> PostgresStatement {
-        let sql = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
-        guard let tenant else {
-            return PostgresStatement(sql, [.text(""), .text("")])
-        }
+        var statement = PostgresStatement(Self.sql, arguments(tenant: tenant, now: now))
+        // It sets two transaction-local settings and nothing else.
+        statement.repeatable = true
+        return statement
+    }
+
+    private static let sql = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
+
+    private func arguments(tenant: TenantID?, now: Date) -> [PostgresValue] {
+        guard let tenant else { return [.text(""), .text("")] }
         switch self {
         case .verified(let secret):
             let minute = Int64((now.timeIntervalSince1970 / 60).rounded(.down))
-            return PostgresStatement(sql, [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))])
+            return [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))]
         case .trusted:
-            return PostgresStatement(sql, [.text(tenant.rawValue), .text("")])
+            return [.text(tenant.rawValue), .text("")]
         }
     }
 }

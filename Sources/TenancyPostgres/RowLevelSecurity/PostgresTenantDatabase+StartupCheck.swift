@@ -18,16 +18,10 @@ extension PostgresTenantDatabase {
         _ = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
     }
 
-    /// Runs ``checkApplicationRole()`` and returns whether the binding statement may be
-    /// prepared once per connection: always with the trusted binding; with the verified
-    /// binding only when no role in the application role's chain can list the session's
-    /// prepared statements (`pg_prepared_statements`, `pg_prepared_statement()`), which
-    /// ``PostgresRowLevelSecurity/superuserSQL(database:roles:)`` revokes. SQL that could
-    /// read the statement's name could deallocate it and prepare its own under that name,
-    /// binding the next tenant on the connection to its own tenant.
+    /// Runs ``checkApplicationRole()`` for a database that is not open yet.
     static func checkApplicationRole(
         database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity rls: PostgresRowLevelSecurity
-    ) async throws -> Bool {
+    ) async throws {
         let installed = try await database.query(
             "SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present, current_user::text AS role",
             [.text("\(rls.quotedSchema).rls_tables")])
@@ -37,13 +31,10 @@ extension PostgresTenantDatabase {
                 .bindingMismatch,
                 "row-level security is not installed in schema '\(rls.schema)', or role \(role) has no USAGE on it: run PostgresRowLevelSecurity.install(owner:applicationRole:binding:) with the owner role")
         }
-        var listsPreparedStatements = false
         for row in try await database.query(Self.roleChainSQL(rls.quotedSchema), [.text(rls.schema)]) {
             try Self.rejectUnsafe(row, applicationRole: role, verified: binding.isVerified)
-            listsPreparedStatements = try listsPreparedStatements || row.boolean("lists_prepared_statements")
         }
         try await checkBindingVerifies(database: database, binding: binding, rowLevelSecurity: rls, role: role)
-        return !binding.isVerified || !listsPreparedStatements
     }
 
     /// Returns the query with one row per role the current role is or can become: itself and every role it is a
@@ -66,9 +57,7 @@ extension PostgresTenantDatabase {
              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proowner OPERATOR(pg_catalog.=) r.oid) AS owned_functions,
             pg_catalog.has_table_privilege(r.oid, \(literal("\(quotedSchema).binding_secret")), 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') AS reads_secret,
             pg_catalog.has_function_privilege(r.oid, \(literal("\(quotedSchema).binding_inner_key()")), 'EXECUTE') AS reads_key,
-            pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS creates_temporary,
-            pg_catalog.has_table_privilege(r.oid, 'pg_catalog.pg_prepared_statements', 'SELECT')
-                OR pg_catalog.has_function_privilege(r.oid, 'pg_catalog.pg_prepared_statement()', 'EXECUTE') AS lists_prepared_statements
+            pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS creates_temporary
         FROM chain c JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.oid
         GROUP BY r.oid, r.rolname, r.rolsuper, r.rolbypassrls
         ORDER BY min(c.depth), r.rolname

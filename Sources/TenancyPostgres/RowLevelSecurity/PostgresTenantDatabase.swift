@@ -51,7 +51,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         _ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard,
         maintenance: PostgresDatabase? = nil
     ) async throws {
-        self.preparesBinding = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
@@ -61,28 +61,21 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         }
     }
 
-    /// Whether each pooled connection prepares the binding statement once, under a random
-    /// name, instead of parsing and planning it with every statement; decided by the start-up
-    /// check (see ``checkApplicationRole()``).
-    public let preparesBinding: Bool
-
     /// Returns a handle bound to `tenant`.
     public func handle(for tenant: Tenant) async throws -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenant.id, database: database, binding: binding, preparesBinding: preparesBinding)
+        PostgresTenantHandle(tenantID: tenant.id, database: database, binding: binding)
     }
 
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, preparesBinding: preparesBinding)
+        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding)
     }
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        var bind = binding.statement(tenant: nil)
-        bind.preparedPerConnection = preparesBinding
-        return try await database.pipeline([bind, query.statement])[1].rows
+        try await database.pipeline([binding.statement(tenant: nil), query.statement])[1].rows
     }
 }
 
@@ -93,8 +86,6 @@ public struct PostgresTenantHandle: Sendable {
     public let tenantID: TenantID
     let database: PostgresDatabase
     let binding: PostgresTenantBinding
-    /// See ``PostgresTenantDatabase/preparesBinding``.
-    var preparesBinding = false
 
     /// Runs a statement as the tenant and returns its rows.
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -109,9 +100,7 @@ public struct PostgresTenantHandle: Sendable {
 
     /// Sends the binding and the statement in one pipeline and returns the statement's result.
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
-        var bind = binding.statement(tenant: tenantID)
-        bind.preparedPerConnection = preparesBinding
-        let results = try await database.pipeline([bind, query.statement])
+        let results = try await database.pipeline([binding.statement(tenant: tenantID), query.statement])
         return results[1]
     }
 
