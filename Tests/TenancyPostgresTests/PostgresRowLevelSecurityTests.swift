@@ -27,6 +27,17 @@ struct PostgresBindingTagTests {
         #expect(tag == "000029940315:" + expected)
     }
 
+    @Test("cached tag matches a fresh one per minute")
+    func cachedTag() throws {
+        let secret = try PostgresBindingSecret(bytes: Array(0..<32))
+        let copy = secret
+        #expect(secret.cachedTag(tenant: "alpha-corp", minute: 10) == secret.tag(tenant: "alpha-corp", minute: 10))
+        #expect(copy.cachedTag(tenant: "alpha-corp", minute: 10) == secret.tag(tenant: "alpha-corp", minute: 10))
+        #expect(secret.cachedTag(tenant: "beta-corp", minute: 10) == secret.tag(tenant: "beta-corp", minute: 10))
+        #expect(secret.cachedTag(tenant: "alpha-corp", minute: 11) == secret.tag(tenant: "alpha-corp", minute: 11))
+        #expect(secret.cachedTag(tenant: "alpha-corp", minute: 10) == secret.tag(tenant: "alpha-corp", minute: 10))
+    }
+
     @Test("secret is redacted and length-checked")
     func secretChecks() throws {
         let secret = PostgresBindingSecret.generate()

@@ -1,5 +1,6 @@
 internal import CCrypto
 import Foundation
+import Synchronization
 import Tenancy
 
 /// The key that signs tenant bindings, shared by the application process and the database.
@@ -10,6 +11,8 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
     /// The key bytes: 32 to 64, because the database computes HMAC-SHA256 with the key padded
     /// to SHA-256's 64-byte block, which is correct only for keys of at most 64 bytes.
     let bytes: [UInt8]
+    /// Tags already computed for the current minute, shared by copies of this secret.
+    private let recentTags = RecentTags()
 
     /// The environment variable ``fromEnvironment(_:)`` reads by default.
     public static let environmentVariable = "TENANCY_BINDING_SECRET"
@@ -92,6 +95,15 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
         return paddedMinute + ":" + Self.hex(code)
     }
 
+    /// Returns ``tag(tenant:minute:)``, computing it at most once per tenant and minute: an
+    /// HMAC through OpenSSL costs more than the rest of building a statement.
+    func cachedTag(tenant: String, minute: Int64) -> String {
+        if let tag = recentTags.tag(tenant: tenant, minute: minute) { return tag }
+        let tag = tag(tenant: tenant, minute: minute)
+        recentTags.store(tag, tenant: tenant, minute: minute)
+        return tag
+    }
+
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
@@ -109,6 +121,30 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
         default: return nil
+        }
+    }
+}
+
+/// The tags of one minute by tenant; a new minute starts an empty table, so it never holds
+/// more than the tenants active within a minute.
+private final class RecentTags: Sendable {
+    private struct Table {
+        var minute: Int64 = -1
+        var tags: [String: String] = [:]
+    }
+
+    private let table = Mutex(Table())
+
+    func tag(tenant: String, minute: Int64) -> String? {
+        table.withLock { $0.minute == minute ? $0.tags[tenant] : nil }
+    }
+
+    func store(_ tag: String, tenant: String, minute: Int64) {
+        table.withLock { table in
+            if table.minute != minute {
+                table = Table(minute: minute)
+            }
+            table.tags[tenant] = tag
         }
     }
 }
@@ -167,7 +203,7 @@ public enum PostgresTenantBinding: Sendable {
         switch self {
         case .verified(let secret):
             let minute = Int64((now.timeIntervalSince1970 / 60).rounded(.down))
-            return [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))]
+            return [.text(tenant.rawValue), .text(secret.cachedTag(tenant: tenant.rawValue, minute: minute))]
         case .trusted:
             return [.text(tenant.rawValue), .text("")]
         }
