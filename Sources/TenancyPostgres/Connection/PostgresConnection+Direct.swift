@@ -2,11 +2,11 @@ internal import CLibPQ
 import Dispatch
 
 extension PostgresConnection {
-    /// What ``sendAndAwait(_:)`` found.
+    /// The outcome of ``sendAndAwait(_:)``.
     enum DirectOutcome: Sendable {
         /// The connection was broken or inside a transaction before anything was sent.
         case broken
-        /// The pipeline ran; `reusable` says whether the connection may go back to the pool.
+        /// The pipeline ran, and `reusable` tells whether the connection may go back to the pool.
         case finished(Result<[PostgresResult], any Error>, reusable: Bool)
     }
 
@@ -100,7 +100,7 @@ extension PostgresConnection {
             handle: handle, socket: PQsocket(handle), canceller: canceller, statement: statement,
             deadline: deadline, statementCount: steps.count, needsWrite: flushed == 1)
         // While a large send waited for room in the socket, libpq may have read the reply
-        // already; epoll would never report data that is no longer on the socket.
+        // already. Epoll reports only data still on the socket, so check the buffer first.
         if !operation.needsWrite, PQisBusy(handle) == 0, operation.advance() {
             return Result { try collect(operation, steps, statements, sql: sql) }
         }
@@ -220,7 +220,7 @@ extension PostgresConnection {
     /// result columns ("cached plan must not change result type").
     ///
     /// NOTE: after a schema change the old statement stays on the server under its name until
-    /// the connection closes; the cache forgets it and prepares the statement again.
+    /// the connection closes, while the cache drops the name and prepares the statement again.
     nonisolated static func isStalePrepared(_ error: PostgresError) -> Bool {
         error.code == .invalidSQLStatementName
             || (error.code == .featureNotSupported && error.serverMessage?.contains("cached plan must not change result type") == true)

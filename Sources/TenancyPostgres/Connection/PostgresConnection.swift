@@ -187,8 +187,8 @@ public actor PostgresConnection {
         Self.isReusable(box)
     }
 
-    /// The check of ``isReusable()``, for callers that own the connection without being on its
-    /// queue (see ``sendAndAwait(_:)``).
+    /// Checks what ``isReusable()`` checks, for callers that own the connection without being
+    /// on its queue (see ``sendAndAwait(_:)``).
     static func isReusable(_ box: HandleBox) -> Bool {
         guard let handle = box.handle else { return false }
         let socket = PQsocket(handle)

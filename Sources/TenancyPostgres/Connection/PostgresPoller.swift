@@ -25,11 +25,11 @@ final class PostgresPoller: @unchecked Sendable {
     private let wakeEvent: Int32
     private let operations = Mutex([UInt64: PollOperation]())
     private let nextToken = Atomic<UInt64>(1)
-    /// When the thread wakes at the latest (`DispatchTime` nanoseconds), so ``register(_:)``
-    /// knows whether it must wake it for an earlier time limit.
+    /// The latest time the thread wakes (`DispatchTime` nanoseconds). ``register(_:)`` compares
+    /// a new time limit with it to decide whether to wake the thread early.
     private let plannedWake = Atomic<UInt64>(0)
-    /// The longest the thread sleeps with nothing to wait for, so a new operation wakes it
-    /// only when its time limit is shorter than this.
+    /// The maximum sleep in milliseconds with nothing to wait for. A new operation wakes the
+    /// thread only when its time limit is shorter than this.
     private static let idleWait: Int32 = 1_000
 
     private init() {
@@ -105,8 +105,8 @@ final class PostgresPoller: @unchecked Sendable {
     private func waitMilliseconds() -> Int32 {
         let now = DispatchTime.now().uptimeNanoseconds
         let idle = now + UInt64(Self.idleWait) * 1_000_000
-        // Recorded before reading the deadlines: an operation registered after this sees the
-        // new plan and wakes the thread if it needs to, and one registered before is read below.
+        // Stored before reading the deadlines. An operation registered after this store reads
+        // the new plan and wakes the thread if needed, and one registered before is read below.
         plannedWake.store(idle, ordering: .releasing)
         let nearest = operations.withLock { operations in
             operations.values.compactMap(\.deadline).min()
@@ -140,9 +140,9 @@ final class PostgresPoller: @unchecked Sendable {
 ///
 /// The task that sent the pipeline hands the `PGconn*` to the poller thread by registering the
 /// operation, and takes it back when the continuation resumes, so exactly one thread uses the
-/// connection at a time. `@unchecked Sendable` is sound because of that hand-off; the one field
-/// the poller reads under its lock from another thread, ``deadline``, is only touched under
-/// that lock after registration.
+/// connection at a time. `@unchecked Sendable` is sound because of that hand-off. The one field
+/// the poller reads from another thread, ``deadline``, is only changed under the poller's lock
+/// after registration.
 final class PollOperation: @unchecked Sendable {
     let handle: OpaquePointer
     let socket: Int32

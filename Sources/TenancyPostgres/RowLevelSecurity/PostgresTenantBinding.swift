@@ -95,8 +95,9 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
         return paddedMinute + ":" + Self.hex(code)
     }
 
-    /// Returns ``tag(tenant:minute:)``, computing it at most once per tenant and minute: an
-    /// HMAC through OpenSSL costs more than the rest of building a statement.
+    /// Returns ``tag(tenant:minute:)`` from a table of the current minute's tags, computing it
+    /// when it is missing, because an HMAC through OpenSSL costs more than the rest of building
+    /// a statement.
     func cachedTag(tenant: String, minute: Int64) -> String {
         if let tag = recentTags.tag(tenant: tenant, minute: minute) { return tag }
         let tag = tag(tenant: tenant, minute: minute)
@@ -125,8 +126,8 @@ public struct PostgresBindingSecret: Sendable, CustomStringConvertible, CustomDe
     }
 }
 
-/// The tags of one minute by tenant; a new minute starts an empty table, so it never holds
-/// more than the tenants active within a minute.
+/// The tags of one minute by tenant. A new minute starts an empty table, so its size is the
+/// number of tenants active within a minute.
 private final class RecentTags: Sendable {
     private struct Table {
         var minute: Int64 = -1
