@@ -429,24 +429,35 @@ public actor PostgresConnection {
     }
 
     static func rows(_ result: OpaquePointer) -> [PostgresRow] {
-        let rowCount = PQntuples(result)
-        let columnCount = PQnfields(result)
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
         let columns = PostgresColumns(
-            names: (0..<columnCount).map { String(cString: PQfname(result, $0)) },
-            typeOIDs: (0..<columnCount).map { PQftype(result, $0) })
-        var rows: [PostgresRow] = []
-        rows.reserveCapacity(Int(rowCount))
+            names: (0..<Int32(columnCount)).map { String(cString: PQfname(result, $0)) },
+            typeOIDs: (0..<Int32(columnCount)).map { PQftype(result, $0) })
+        var offsets = [Int](repeating: -1, count: rowCount * columnCount)
+        var lengths = [Int32](repeating: 0, count: rowCount * columnCount)
+        var total = 0
         for row in 0..<rowCount {
-            let values: [String?] = (0..<columnCount).map { column in
-                if PQgetisnull(result, row, column) == 1 { return nil }
-                let length = Int(PQgetlength(result, row, column))
-                return PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) { pointer in
-                    String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
+            for column in 0..<columnCount where PQgetisnull(result, Int32(row), Int32(column)) == 0 {
+                let cell = row * columnCount + column
+                let length = PQgetlength(result, Int32(row), Int32(column))
+                offsets[cell] = total
+                lengths[cell] = length
+                total += Int(length)
+            }
+        }
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            for row in 0..<rowCount {
+                for column in 0..<columnCount {
+                    let cell = row * columnCount + column
+                    guard offsets[cell] >= 0, lengths[cell] > 0, let value = PQgetvalue(result, Int32(row), Int32(column)) else { continue }
+                    UnsafeMutableRawPointer(buffer.baseAddress! + offsets[cell]).copyMemory(from: value, byteCount: Int(lengths[cell]))
                 }
             }
-            rows.append(PostgresRow(columns: columns, values: values))
+            initialized = total
         }
-        return rows
+        let cells = PostgresCells(columnCount: columnCount, bytes: bytes, offsets: offsets, lengths: lengths)
+        return (0..<rowCount).map { PostgresRow(columns: columns, cells: cells, row: $0) }
     }
 }
 

@@ -94,11 +94,44 @@ public struct PostgresResult: Sendable {
     public let affectedRows: Int
 }
 
+/// The cells of one result, copied out of libpq's result into one buffer, so a result costs
+/// a few allocations however many rows it has. A cell becomes a `String` only when read.
+final class PostgresCells: Sendable {
+    let columnCount: Int
+    /// The cells' text, one after another.
+    private let bytes: [UInt8]
+    /// Each cell's offset in ``bytes``, row by row, or -1 for NULL.
+    private let offsets: [Int]
+    private let lengths: [Int32]
+
+    init(columnCount: Int, bytes: [UInt8], offsets: [Int], lengths: [Int32]) {
+        self.columnCount = columnCount
+        self.bytes = bytes
+        self.offsets = offsets
+        self.lengths = lengths
+    }
+
+    /// Returns the text of a cell, or nil for NULL.
+    func text(row: Int, column: Int) -> String? {
+        let cell = row * columnCount + column
+        let offset = offsets[cell]
+        guard offset >= 0 else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            String(decoding: UnsafeBufferPointer(rebasing: buffer[offset..<offset + Int(lengths[cell])]), as: UTF8.self)
+        }
+    }
+}
+
 /// One row of a result, as the text the server sent for each column.
 public struct PostgresRow: Sendable {
     let columns: PostgresColumns
+    let cells: PostgresCells
+    let row: Int
+
     /// The values in column order, in PostgreSQL's text format; nil for NULL.
-    public let values: [String?]
+    public var values: [String?] {
+        (0..<cells.columnCount).map { cells.text(row: row, column: $0) }
+    }
 
     /// The column names in order.
     public var columnNames: [String] { columns.names }
@@ -116,12 +149,12 @@ public struct PostgresRow: Sendable {
 
     /// Returns whether the named column is NULL.
     public func isNull(_ column: String) throws -> Bool {
-        values[try index(column)] == nil
+        cells.text(row: row, column: try index(column)) == nil
     }
 
     /// Returns the named column's text, or nil when it is NULL.
     public func optionalText(_ column: String) throws -> String? {
-        values[try index(column)]
+        cells.text(row: row, column: try index(column))
     }
 
     /// Returns the named column's text.
