@@ -16,7 +16,7 @@ struct RowLevelSecurityFixture {
     var items: String { "\(rls.quotedSchema).items" }
     var notes: String { "\(rls.quotedSchema).notes" }
 
-    static let bindSQL = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
+    static let bindSQL = PostgresTenantBinding.sql
 
     /// Installs a fresh schema, runs `body`, and drops the schema and the pool afterwards.
     static func with<Result>(

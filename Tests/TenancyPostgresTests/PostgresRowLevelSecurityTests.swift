@@ -259,6 +259,23 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    @Test("session copy of A's binding binds no unbound statement")
+    func sessionCopyIgnoredWithoutBinding() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            try await fixture.tenants.handle(forID: fixture.tenantA).execute("""
+                SELECT set_config('tenancy.tenant_id', current_setting('tenancy.tenant_id'), false), \
+                set_config('tenancy.tag', current_setting('tenancy.tag'), false), \
+                set_config('tenancy.bound_at', current_setting('tenancy.bound_at'), false)
+                """)
+            // The copy is in the session: code that uses the pool without a binding sees it...
+            let copied = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id', true) AS tenant")
+            #expect(try copied[0].optionalText("tenant") == fixture.tenantA.rawValue)
+            // ...but its statements run in a later transaction, so the check returns no tenant.
+            #expect(try await fixture.pool.query("SELECT id FROM \(fixture.items)").count == 0)
+            #expect(try await fixture.pool.query("SELECT \(fixture.rls.quotedSchema).current_tenant() AS tenant")[0].optionalText("tenant") == nil)
+        }
+    }
+
     @Test("tags are accepted one minute off and rejected three off")
     func minuteWindow() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in

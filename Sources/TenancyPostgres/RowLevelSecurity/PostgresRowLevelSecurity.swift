@@ -212,7 +212,9 @@ public struct PostgresRowLevelSecurity: Sendable {
     ///   body is schema-qualified, so a caller's `search_path` cannot substitute its own.
     ///
     /// The nested `CASE` fixes the order: shape first, then the code, then the minute, which
-    /// is only parsed as a number once the code proves the library wrote it.
+    /// is only parsed as a number once the code proves the library wrote it. The shape check
+    /// includes `tenancy.bound_at`, which the binding statement sets to `now()`: settings that
+    /// tenant SQL copies into the session bind no later transaction, whose `now()` differs.
     ///
     /// `SET debug_print_plan = off` is the one configuration the function sets. The folded
     /// keys are constants in the plans of its expressions, and any role may turn that setting
@@ -237,7 +239,8 @@ public struct PostgresRowLevelSecurity: Sendable {
                 tenant pg_catalog.text := pg_catalog.current_setting('tenancy.tenant_id', true);
                 tag pg_catalog.text := pg_catalog.current_setting('tenancy.tag', true);
             BEGIN
-                RETURN CASE WHEN pg_catalog.length(tag) OPERATOR(pg_catalog.=) 77 AND pg_catalog.length(tenant) OPERATOR(pg_catalog.>) 0 THEN
+                RETURN CASE WHEN pg_catalog.length(tag) OPERATOR(pg_catalog.=) 77 AND pg_catalog.length(tenant) OPERATOR(pg_catalog.>) 0
+                        AND pg_catalog.current_setting('tenancy.bound_at', true) OPERATOR(pg_catalog.=) pg_catalog.now()::pg_catalog.text THEN
                     CASE WHEN pg_catalog.encode(pg_catalog.sha256(\(s).binding_outer_key() OPERATOR(pg_catalog.||) pg_catalog.sha256(
                             \(s).binding_inner_key() OPERATOR(pg_catalog.||) pg_catalog.convert_to(
                                 tenant OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) pg_catalog.substr(tag, 1, 12), 'UTF8'))), 'hex')

@@ -197,7 +197,14 @@ public enum PostgresTenantBinding: Sendable {
         return statement
     }
 
-    private static let sql = "SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true)"
+    /// Sets the tenant, the tag, and `tenancy.bound_at` to the transaction's start time
+    /// (`now()`), which the verified check compares with its own transaction's, so a copy of
+    /// the settings that tenant SQL saves in the session (`set_config(..., false)`) binds no
+    /// later transaction.
+    static let sql = """
+        SELECT pg_catalog.set_config('tenancy.tenant_id', $1, true), pg_catalog.set_config('tenancy.tag', $2, true), \
+        pg_catalog.set_config('tenancy.bound_at', pg_catalog.now()::pg_catalog.text, true)
+        """
 
     private func arguments(tenant: TenantID?, now: Date) -> [PostgresValue] {
         guard let tenant else { return [.text(""), .text("")] }

@@ -10,11 +10,9 @@ public import Tenancy
 /// tag every time, so nothing earlier SQL left in the session (`SET`, `set_config(..., false)`)
 /// is ever used.
 ///
-/// NOTE: tenant SQL can copy its valid binding into session settings
-/// (`set_config(..., false)`), which then last on that connection for the tag's two-minute
-/// window. Every statement of this library binds a tenant or none, so only code that uses
-/// ``database`` directly, without binding, can see that tenant's rows; keep the pool for
-/// tenant handles.
+/// With the verified binding, tenant SQL that copies its settings into the session
+/// (`set_config(..., false)`) binds no later transaction: the binding also records the
+/// transaction's start time, which the check compares with its own.
 ///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
