@@ -9,6 +9,11 @@ enum IsolationCommands {
     static let verify = Command(
         name: "verify",
         summary: "check the isolation of the protected tables and run live cross-tenant probes",
+        options: [
+            .value(
+                "only-schema", "NAMES",
+                help: "PostgreSQL only: search just these comma-separated schemas for unprotected tables and other findings (default every schema)"),
+        ],
         details: """
             Lists every protected table (FILTERED: its view shows only the bound tenant's rows;
             WRITES CONFINED: its three INSTEAD OF triggers exist; KEY SHAPE: tenant_id leads the
@@ -16,6 +21,8 @@ enum IsolationCommands {
             table, unprotected tables with a tenant_id column) and the live probes. The probes run
             in a transaction that is rolled back, so they leave nothing behind.
             Exits with 4 when there is a finding or a probe failed, with 0 otherwise.
+            On PostgreSQL every schema is searched for unprotected tables with a tenant_id column,
+            unless --only-schema names the schemas to search.
             """,
         run: runVerify)
 
@@ -69,16 +76,19 @@ enum IsolationCommands {
     // MARK: - verify
 
     private static func runVerify(_ invocation: Invocation) async throws {
+        let schemas = try onlySchemas(invocation.arguments.value("only-schema"))
         let registry = try await invocation.openRegistry(tenantData: true)
         let report: IsolationReport
         switch registry.backend {
         case .sqlite(let database, _):
+            guard schemas == nil else {
+                throw UsageError("option '--only-schema' applies only to a postgres:// database: SQLite has no schemas to choose from")
+            }
             report = try await SQLiteIsolationVerifier(try await SQLiteTenantDatabase(database)).verify()
         case .postgres(let backend):
-            // NOTE: only the library's schema and `public` are searched for unprotected tables
-            // with a tenant_id column, so tenant tables in other schemas are not reported.
             let verifier = PostgresIsolationVerifier(
-                try backend.requireTenants(), owner: try backend.requireOwner(for: "verify"), schemas: [backend.schema, "public"])
+                try backend.requireTenants(), owner: try backend.requireOwner(for: "verify"),
+                schemas: schemas)
             report = try await verifier.verify()
         }
 
@@ -90,6 +100,20 @@ enum IsolationCommands {
         guard report.passed else {
             throw IsolationCheckFailedError(report: report)
         }
+    }
+
+    /// Returns the schemas `--only-schema` names, or nil (every schema) without the option.
+    ///
+    /// - Throws: `UsageError` for an empty list or a name that is not a valid identifier.
+    static func onlySchemas(_ value: String?) throws -> [String]? {
+        guard let value else { return nil }
+        let names = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        for name in names {
+            guard (try? PostgresIdentifier.quoted(name)) != nil, !name.isEmpty else {
+                throw UsageError("invalid schema name '\(name)' in --only-schema: expected comma-separated schema names such as 'tenancy,public'")
+            }
+        }
+        return names
     }
 
     /// Formats a report as three tables and a closing line.

@@ -148,16 +148,39 @@ struct PostgresCommandTests {
         #expect(withoutSecret.stderr.hasPrefix("error: missing TENANCY_BINDING_SECRET: "))
         #expect(!withoutSecret.stderr.contains(workspace.application))
 
-        let verify = try await workspace.run("verify")
+        // Other tests share the database, so this run searches only the workspace's schema.
+        let verify = try await workspace.run("verify", "--only-schema", workspace.schema)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("\(workspace.schema).notes  yes       yes              ok\n"))
         #expect(verify.stdout.hasSuffix("Passed: 0 findings, 9 of 9 probes passed.\n"))
 
         // An unprotected table with a tenant_id column in the schema is a finding.
         try await workspace.ownerExecute("CREATE TABLE \"\(workspace.schema)\".loose (tenant_id text NOT NULL, PRIMARY KEY (tenant_id))")
-        let finding = try await workspace.run("verify")
+        let finding = try await workspace.run("verify", "--only-schema", workspace.schema)
         #expect(finding.status == 4)
         #expect(finding.stdout.contains("the table \(workspace.schema).loose has a tenant_id column but is not protected"))
+    }
+
+    @Test func verifySearchesEverySchemaByDefault() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let created = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example")
+        #expect(created.status == 0, "\(created.stderr)")
+        let other = "\(workspace.schema)_app"
+        try await workspace.ownerExecute("CREATE SCHEMA \"\(other)\"")
+        try await workspace.ownerExecute("CREATE TABLE \"\(other)\".orders (tenant_id text NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
+        defer { Task { try? await workspace.ownerExecute("DROP SCHEMA \"\(other)\" CASCADE") } }
+
+        let everywhere = try await workspace.run("verify")
+        #expect(everywhere.status == 4)
+        #expect(everywhere.stdout.contains("the table \(other).orders has a tenant_id column but is not protected"))
+
+        let scoped = try await workspace.run("verify", "--only-schema", workspace.schema)
+        #expect(!scoped.stdout.contains("\(other).orders"))
+
+        let invalid = try await workspace.run("verify", "--only-schema", "a,,b")
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.hasPrefix("error: invalid schema name '' in --only-schema: expected comma-separated schema names such as 'tenancy,public'\n"))
     }
 
     @Test func sqlPlatformReadsAcrossTenants() async throws {
