@@ -154,6 +154,14 @@ enum CommandLineTool {
     /// invalid table, unavailable options) mean the set-up failed, so they exit with 1.
     static let rejectedStatementCodes: Set<IsolationError.Code> = [.denied, .unsupportedStatement, .timeLimitExceeded, .lengthLimitExceeded]
 
+    /// Returns the server's own message on a line of its own, for the operator at the terminal.
+    /// The library keeps it out of `description` because it can quote row values, which a log
+    /// line must not carry, but the operator who ran the command may read their own data.
+    static func serverDetail(_ error: PostgresError) -> String {
+        guard let message = error.serverMessage, !message.isEmpty else { return "" }
+        return "\nserver message: \(message)"
+    }
+
     /// Prints the error and returns its exit status. Messages never contain e-mail addresses:
     /// the library's errors leave them out, and the CLI adds only ids and option names.
     static func report(_ error: any Error, of command: Command, console: Console) -> ExitStatus {
@@ -180,8 +188,15 @@ enum CommandLineTool {
             return .refused
         case let error as PostgresError where error.code == .insufficientPrivilege:
             // Row-level security rejects a write of another tenant's row with this code.
+            console.writeError("error: \(error)" + serverDetail(error))
+            return .refused
+        case let error as PostgresError where error.kind == .statementTimedOut:
+            // As on SQLite, a statement stopped by the time limit counts as rejected.
             console.writeError("error: \(error)")
             return .refused
+        case let error as PostgresError:
+            console.writeError("error: \(error)" + serverDetail(error))
+            return .failure
         default:
             console.writeError("error: \(error)")
             return .failure

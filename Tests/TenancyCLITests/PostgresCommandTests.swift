@@ -161,6 +161,23 @@ struct PostgresCommandTests {
         #expect(finding.stdout.contains("the table \(workspace.schema).loose has a tenant_id column but is not protected"))
     }
 
+    @Test func sqlErrorsShowServerMessageAndTimeLimit() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let created = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example")
+        #expect(created.status == 0, "\(created.stderr)")
+
+        let syntax = try await workspace.run("sql", "--tenant", "acme", "SELEC 1", withOwner: false)
+        #expect(syntax.status == 1)
+        #expect(syntax.stderr.contains("SQLSTATE 42601"))
+        #expect(syntax.stderr.contains("\nserver message: syntax error at or near \"SELEC\"\n"))
+
+        // The CLI's time limit is 5 seconds; a statement past it is rejected, as on SQLite.
+        let slow = try await workspace.run("sql", "--tenant", "acme", "SELECT pg_sleep(30)", withOwner: false)
+        #expect(slow.status == 4, "\(slow.stderr)")
+        #expect(slow.stderr.contains("time limit"))
+    }
+
     @Test func verifySearchesEverySchemaByDefault() async throws {
         let workspace = try PostgresWorkspace()
         defer { Task { try? await workspace.drop() } }
