@@ -156,6 +156,10 @@ extension OpenRegistry {
 
             let hasRegistry = try await tableExists("\(quoted).tenancy_tenants", in: database)
             let hasQuotas = try await tableExists("\(quoted).tenancy_quota_counters", in: database)
+            var hasRowLevelSecurity = try await tableExists("\(quoted).rls_tables", in: database)
+            // Installing row-level security needs the secret, so a missing one must stop the
+            // command before it installs anything else.
+            let installSecret = !hasRowLevelSecurity && create && owner != nil ? try settings.requireSecret() : nil
             if !hasRegistry || !hasQuotas {
                 guard create else {
                     throw UsageError("no registry in schema '\(settings.schema)' of \(location): check --schema, or create it with 'tenancy create --owner-database URL'")
@@ -167,9 +171,8 @@ extension OpenRegistry {
                 try await registrySchema.install(owner: owner, applicationRole: configuration.user)
                 try await quotaSchema.install(owner: owner, applicationRole: configuration.user)
             }
-            var hasRowLevelSecurity = try await tableExists("\(quoted).rls_tables", in: database)
-            if !hasRowLevelSecurity && create, let owner {
-                try await rowLevelSecurity.install(owner: owner, applicationRole: configuration.user, binding: .verified(try settings.requireSecret()))
+            if let installSecret, let owner {
+                try await rowLevelSecurity.install(owner: owner, applicationRole: configuration.user, binding: .verified(installSecret))
                 hasRowLevelSecurity = true
             }
 

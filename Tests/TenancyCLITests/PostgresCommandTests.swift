@@ -161,6 +161,21 @@ struct PostgresCommandTests {
         #expect(finding.stdout.contains("the table \(workspace.schema).loose has a tenant_id column but is not protected"))
     }
 
+    @Test func createWithoutSecretInstallsNothing() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let result = try await TenancyExecutable.run(
+            ["create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example",
+             "--database", workspace.application, "--owner-database", workspace.owner, "--schema", workspace.schema],
+            environment: [PostgresBindingSecret.environmentVariable: ""])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: missing TENANCY_BINDING_SECRET: "))
+        let owner = try PostgresDatabase(url: workspace.owner, maximumConnections: 1)
+        let tables = try await owner.query("SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = $1", [.text(workspace.schema)])
+        await owner.close()
+        #expect(try tables[0].integer("n") == 0)
+    }
+
     @Test func sqlErrorsShowServerMessageAndTimeLimit() async throws {
         let workspace = try PostgresWorkspace()
         defer { Task { try? await workspace.drop() } }
