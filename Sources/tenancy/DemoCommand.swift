@@ -44,18 +44,23 @@ enum DemoCommand {
         let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
             ?? .sqlite(path: try temporaryDatabasePath())
         let registry: OpenRegistry
-        let inspectOptions: String
-        var debatesTable = "debates"
+        let inspection: Inspection
         switch location {
         case .sqlite(let path):
             registry = try await OpenRegistry.open(location, create: true)
-            inspectOptions = "--database sqlite:\(path)"
+            inspection = Inspection(options: "--database sqlite:\(path)", verifyOptions: "", debatesTable: "debates", secretLine: nil)
         case .postgres(let url):
             let settings = try postgresSettings(invocation)
             try await requireNewSchema(settings.schema, url: url)
             registry = try await OpenRegistry.openPostgres(url: url, settings: settings, create: true, requireTenants: true)
-            inspectOptions = "--database \(DatabaseLocation.redacted(url)) --owner-database URL --schema \(settings.schema)"
-            debatesTable = "\(settings.schema).debates"
+            let ownerURL = settings.ownerURL.map(DatabaseLocation.redacted) ?? "URL"
+            // A secret the demo generated exists only in this process unless it is printed.
+            let generated = invocation.environment[PostgresBindingSecret.environmentVariable].map(\.isEmpty) ?? true
+            inspection = Inspection(
+                options: "--database \(DatabaseLocation.redacted(url)) --schema \(settings.schema)",
+                verifyOptions: " --owner-database \(ownerURL) --only-schema \(settings.schema)",
+                debatesTable: "\(settings.schema).debates",
+                secretLine: generated ? settings.secretHex.map { "export \(PostgresBindingSecret.environmentVariable)=\($0)" } : nil)
         }
         let manager = registry.manager
         let tenantData = try await prepareIsolation(registry)
@@ -131,7 +136,7 @@ enum DemoCommand {
             try invocation.console.writeJSON(summary)
         } else {
             narrator.heading("Summary")
-            narrator.say(summary.rendered(sqlTenant: tenants[0].id, inspectOptions: inspectOptions, debatesTable: debatesTable))
+            narrator.say(summary.rendered(sqlTenant: tenants[0].id, inspection: inspection))
         }
     }
 
@@ -280,8 +285,8 @@ enum DemoCommand {
         }
 
         /// Formats the summary and the commands to explore the database, with `sql` run as
-        /// `sqlTenant` and `inspectOptions` naming the database.
-        func rendered(sqlTenant: TenantID, inspectOptions database: String, debatesTable: String = "debates") -> String {
+        /// `sqlTenant`.
+        func rendered(sqlTenant: TenantID, inspection: Inspection) -> String {
             let statuses = TenantStatus.allCases.compactMap { status in
                 tenantsByStatus[status.rawValue].map { "\($0) \(status.rawValue)" }
             }
@@ -315,11 +320,23 @@ enum DemoCommand {
 
 
                 Inspect it with:
-                  tenancy list \(database)
-                  tenancy verify \(database)
-                  tenancy sql --tenant \(sqlTenant) "SELECT * FROM \(debatesTable)" \(database)
+                \(inspection.secretLine.map { "  \($0)\n" } ?? "")\
+                  tenancy list \(inspection.options)
+                  tenancy verify \(inspection.options)\(inspection.verifyOptions)
+                  tenancy sql --tenant \(sqlTenant) "SELECT * FROM \(inspection.debatesTable)" \(inspection.options)
                 """
         }
+    }
+
+    /// The options that point the inspection commands printed after the demo at its database.
+    struct Inspection {
+        /// The database (and schema) options every command takes.
+        let options: String
+        /// What `verify` needs on top: the owner role, and the demo's schema only.
+        let verifyOptions: String
+        let debatesTable: String
+        /// The line that exports the binding secret the demo generated, or nil.
+        let secretLine: String?
     }
 
     struct DemoFailure: Error, CustomStringConvertible {

@@ -302,6 +302,19 @@ struct PostgresCommandTests {
         #expect(result.stdout.contains("Cross-tenant reads:  2, a forged set_config among them, none returned a row of the other tenant\n"))
         #expect(result.stdout.contains("Purged:              'umbrella-labs', 5 items removed\n"))
         let schema = try #require(result.field("Database")?.components(separatedBy: "schema ").last)
+
+        // The printed commands work once the passwords are filled in: the demo printed the
+        // secret it generated, and verify searches only the demo's schema.
+        let secretLine = try #require(result.stdout.split(separator: "\n").first { $0.contains("export TENANCY_BINDING_SECRET=") })
+        let secret = String(try #require(secretLine.split(separator: "=").last))
+        let ownerUser = try PostgresConfiguration(url: owner).user
+        #expect(result.stdout.contains("--owner-database postgres://\(ownerUser):***@"))
+        #expect(result.stdout.contains("--only-schema \(schema)\n"))
+        let verify = try await TenancyExecutable.run(
+            ["verify", "--database", application, "--schema", schema, "--owner-database", owner, "--only-schema", schema],
+            environment: [PostgresBindingSecret.environmentVariable: secret])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
         let database = try PostgresDatabase(url: owner, maximumConnections: 1)
         try await database.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
         await database.close()
