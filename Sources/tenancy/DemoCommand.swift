@@ -41,6 +41,11 @@ enum DemoCommand {
     private static let tasksPerTenant = 3
 
     private static func runDemo(_ invocation: Invocation) async throws {
+        // The demo makes its own schema and has no platform section, so these global options
+        // would be silently ignored.
+        for option in ["schema", "maintenance-database"] where invocation.arguments.value(option) != nil {
+            throw UsageError("option '--\(option)' does not apply to the demo: it installs into a new schema of its own and reads no maintenance role")
+        }
         let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
             ?? .sqlite(path: try temporaryDatabasePath())
         let registry: OpenRegistry

@@ -63,6 +63,14 @@ import Testing
         #expect(verify.status == 0, "\(verify.stdout)")
     }
 
+    @Test func demoRejectsOptionsItCannotUse() async throws {
+        for option in ["--schema", "--maintenance-database"] {
+            let result = try await TenancyExecutable.run(["demo", option, "x"])
+            #expect(result.status == 2)
+            #expect(result.stderr.hasPrefix("error: option '\(option)' does not apply to the demo"))
+        }
+    }
+
     @Test func demoIgnoresEnvironmentDatabase() async throws {
         let workspace = try Workspace()
         let result = try await TenancyExecutable.run(["demo"], environment: ["TENANCY_DATABASE_URL": workspace.databaseURL])
