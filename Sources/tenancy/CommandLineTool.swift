@@ -8,7 +8,7 @@ enum CommandLineTool {
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
         LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql,
-    ] + UsageCommands.group.commands + [DemoCommand.demo]
+    ] + UsageCommands.group.commands + [SetupCommand.rolesSQL, DemoCommand.demo]
 
     /// The commands whose names are two words, such as `usage show`.
     static let groups: [CommandGroup] = [UsageCommands.group]

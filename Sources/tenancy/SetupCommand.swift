@@ -1,0 +1,61 @@
+import Foundation
+import Tenancy
+import TenancyPostgres
+
+/// `tenancy roles-sql`: prints the SQL a superuser runs once to prepare a PostgreSQL database.
+enum SetupCommand {
+    static let rolesSQL = Command(
+        name: "roles-sql",
+        summary: "print the SQL a superuser runs once to create the PostgreSQL roles and schema",
+        details: """
+            Reads the roles from the URLs: --database (the application role), --owner-database (the
+            owner role) and, when given, --maintenance-database (the BYPASSRLS role for
+            'sql --platform'), or their variables. The database is the one --database names, and
+            the schema comes from --schema. Nothing is sent to a server: a superuser runs the SQL
+            connected to that database (psql -d DATABASE -v ON_ERROR_STOP=1 -f FILE), then sets
+            each role's password with ALTER ROLE ... PASSWORD. Running it again changes nothing
+            else.
+            The SQL creates the roles that are missing (LOGIN, no superuser, no BYPASSRLS except
+            the maintenance role), revokes TEMPORARY on the database and CREATE on schema public
+            from PUBLIC, hides the session's prepared statements (pg_prepared_statements) from
+            PUBLIC, and creates the schema owned by the owner role. The first 'tenancy create'
+            then installs the tables as the owner role. A table of your own gets row-level
+            security from PostgresRowLevelSecurity.protect(table:), which also grants the
+            maintenance role SELECT on it.
+            """,
+        run: runRolesSQL)
+
+    private static func runRolesSQL(_ invocation: Invocation) async throws {
+        let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
+        guard case .postgres(let applicationURL) = try DatabaseLocation.resolve(
+            option: invocation.arguments.value("database"), environment: invocation.environment)
+        else {
+            throw UsageError("'roles-sql' needs a postgres:// URL in --database or \(DatabaseLocation.environmentVariable): the SQL is for PostgreSQL")
+        }
+        guard let ownerURL = settings.ownerURL else {
+            throw UsageError("missing owner role: pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
+        }
+        let application = try configuration(applicationURL, source: "--database")
+        let owner = try configuration(ownerURL, source: "--owner-database")
+        let maintenance = try settings.maintenanceURL.map { try configuration($0, source: "--maintenance-database") }
+        let roles = PostgresRowLevelSecurity.Roles(owner: owner.user, application: application.user, maintenance: maintenance?.user)
+        guard Set([owner.user, application.user] + (maintenance.map { [$0.user] } ?? [])).count == 2 + (maintenance == nil ? 0 : 1) else {
+            throw UsageError("the application, owner and maintenance roles must be three different roles, as row-level security depends on it")
+        }
+        let sql: String
+        do {
+            sql = try PostgresRowLevelSecurity(schema: settings.schema).superuserSQL(database: application.database, roles: roles)
+        } catch {
+            throw UsageError("invalid role, database or schema name: \(error)")
+        }
+        invocation.console.write(sql)
+    }
+
+    private static func configuration(_ url: String, source: String) throws -> PostgresConfiguration {
+        do {
+            return try PostgresConfiguration(url: url)
+        } catch {
+            throw UsageError("invalid \(source) '\(DatabaseLocation.redacted(url))': \((error as? PostgresError)?.message ?? "\(error)")")
+        }
+    }
+}
