@@ -1,7 +1,8 @@
 # Installs the Debian packages the build and the tests need, when any is missing.
 # Sourced by scripts/test and scripts/bench.
 
-tenancy_required_packages=(pkg-config libsqlite3-dev libpq-dev libssl-dev postgresql postgresql-contrib)
+# python3 picks a free port and makes passwords in scripts/lib/postgres.sh.
+tenancy_required_packages=(pkg-config libsqlite3-dev libpq-dev libssl-dev postgresql postgresql-contrib python3)
 
 ensure_packages() {
     local missing=()
