@@ -386,6 +386,63 @@ struct PostgresConnectionTests {
         await database.close()
     }
 
+    /// The COPY forms that hand the connection to a data stream, with the pool that may run
+    /// each: the application role cannot write the temporary table `COPY ... FROM STDIN` needs.
+    static let copyStatements: [(sql: String, owner: Bool)] = [
+        ("COPY (SELECT 1) TO STDOUT", false),
+        ("COPY copy_probe FROM STDIN", true),
+    ]
+
+    @Test("COPY through the pool fails and the connection is replaced", arguments: copyStatements)
+    func copyIsRejected(_ sql: String, _ owner: Bool) async throws {
+        var configuration = try PostgresConfiguration(url: owner ? PostgresTestServer.urls().owner : PostgresTestServer.urls().application)
+        configuration.statementTimeLimit = .seconds(30)
+        let database = try PostgresDatabase(configuration, maximumConnections: 1)
+        let pid = try await database.withConnection { connection in
+            if owner { try connection.execute("CREATE TEMPORARY TABLE copy_probe (value int8)") }
+            return connection.backendPID
+        }
+
+        let result = await outcome(within: .seconds(10)) { try await database.query(sql) }
+        let error = try #require(result, "COPY did not return within 10 seconds")
+        #expect(throws: PostgresError.self) { try error.get() }
+        if case .failure(let failure as PostgresError) = error {
+            #expect(failure.kind == .invalidArgument)
+            #expect(failure.message == "COPY with STDIN or STDOUT is not supported, because the library reads whole results; read rows with SELECT and write them with INSERT")
+        }
+
+        // The connection was inside the COPY, so the pool closed it and opens another.
+        let next = await outcome(within: .seconds(10)) { try await database.query("SELECT pg_backend_pid() AS pid") }
+        let nextPID = try #require(next, "the statement after COPY did not return within 10 seconds").get()[0].integer("pid")
+        #expect(nextPID != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
+    @Test("COPY in a transaction fails and the connection is replaced")
+    func copyInTransactionIsRejected() async throws {
+        let database = try Self.pool(size: 1)
+        let pid = try await database.withCheckedOutConnection { $0.backendPID }
+
+        let result = await outcome(within: .seconds(10)) {
+            try await database.transaction { connection in
+                try connection.pipeline([PostgresStatement("SELECT 1"), PostgresStatement("COPY (SELECT 1) TO STDOUT")]).count
+            }
+        }
+        let error = try #require(result, "COPY did not return within 10 seconds")
+        if case .failure(let failure as PostgresError) = error {
+            #expect(failure.kind == .invalidArgument)
+        } else {
+            Issue.record("expected a PostgresError, got \(error)")
+        }
+
+        let next = await outcome(within: .seconds(10)) { try await database.query("SELECT pg_backend_pid() AS pid") }
+        let nextPID = try #require(next, "the statement after COPY did not return within 10 seconds").get()[0].integer("pid")
+        #expect(nextPID != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
     @Test("audit table is append-only for the application role")
     func auditIsAppendOnly() async throws {
         let database = try await PostgresTestServer.application()

@@ -29,7 +29,10 @@ extension PostgresConnection {
                 canceller.cancelCall(call)
             }
         }
+        // A pipeline that ended early (a COPY, a connection failure) can leave libpq in
+        // pipeline mode with results still queued; such a connection is closed.
         let reusable = PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+            && PQpipelineStatus(handle) == PQ_PIPELINE_OFF
         return .finished(outcome, reusable: reusable)
     }
 

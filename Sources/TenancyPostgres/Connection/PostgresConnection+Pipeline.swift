@@ -50,6 +50,11 @@ extension PostgresConnection {
             }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)
+            } else if Self.startsCopy(result) {
+                // libpq returns the COPY status from every later PQgetResult, so reading further
+                // would never end. The connection stays inside the COPY and is unusable, so
+                // the pool closes it.
+                _ = try consume(result, operation: "pipeline", sql: statement.sql)
             } else {
                 do {
                     results.append(try consume(result, operation: "pipeline", sql: statement.sql))

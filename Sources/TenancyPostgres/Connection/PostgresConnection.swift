@@ -376,6 +376,11 @@ public actor PostgresConnection {
                 throw connectionError(operation: operation, sql: sql)
             }
             throw PostgresError(result: result, operation: operation, sql: sql)
+        case PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_COPY_BOTH:
+            throw PostgresError(
+                .invalidArgument, operation: operation,
+                message: "COPY with STDIN or STDOUT is not supported, because the library reads whole results; read rows with SELECT and write them with INSERT",
+                sql: sql)
         case let status:
             throw PostgresError(
                 .protocolViolation, operation: operation,
@@ -389,6 +394,13 @@ public actor PostgresConnection {
     nonisolated func connectionError(operation: String, sql: String?) -> PostgresError {
         let reason = box.handle.map(Self.errorMessage) ?? "the connection is closed"
         return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)
+    }
+
+    /// Whether `result` starts a COPY data stream, after which libpq returns no NULL result
+    /// until the stream ends.
+    static func startsCopy(_ result: OpaquePointer) -> Bool {
+        let status = PQresultStatus(result)
+        return status == PGRES_COPY_OUT || status == PGRES_COPY_IN || status == PGRES_COPY_BOTH
     }
 
     static func affectedRows(_ result: OpaquePointer) -> Int {

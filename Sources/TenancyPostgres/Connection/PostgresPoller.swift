@@ -210,6 +210,13 @@ final class PollOperation: @unchecked Sendable {
                     return true
                 }
                 results.append(result)
+                // A COPY hands the connection to a data stream: libpq then returns the same
+                // COPY status from every PQgetResult and never the NULL that ends the
+                // statement. The sender rejects the result and closes the connection.
+                if PostgresConnection.startsCopy(result) {
+                    phase = .done
+                    return true
+                }
                 phase = .drain(index)
             case .drain(let index):
                 if let result {
