@@ -200,6 +200,18 @@ public actor PostgresConnection {
         }
     }
 
+    /// Returns the session to its state after connecting with `DISCARD ALL` (settings, role,
+    /// prepared statements, held cursors, `LISTEN`, advisory locks, temporary tables), or
+    /// closes the connection when that fails, so the pool opens a new one instead.
+    func discardSessionState() {
+        do {
+            try executeScript("DISCARD ALL")
+            box.preparedNames = [:]
+        } catch {
+            close()
+        }
+    }
+
     /// Rolls back an open transaction, keeping the error that caused it.
     private func rollBackQuietly() {
         guard let handle = box.handle, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
