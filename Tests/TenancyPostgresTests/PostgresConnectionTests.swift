@@ -386,6 +386,36 @@ struct PostgresConnectionTests {
         await database.close()
     }
 
+    @Test("failed session reset closes the connection")
+    func failedSessionResetClosesConnection() async throws {
+        let database = try Self.pool(size: 1)
+        let pid = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+
+        // The statement's result arrives although the reset after its Sync failed.
+        let results = try await database.pipeline(
+            [PostgresStatement("SELECT pg_backend_pid() AS pid")], sessionReset: [PostgresStatement("SELECT 1 / 0")])
+        #expect(try results[0].rows[0].integer("pid") == pid)
+
+        let next = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+        #expect(next != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
+    @Test("session reset runs after a failed statement")
+    func sessionResetAfterFailure() async throws {
+        let database = try Self.pool(size: 1)
+        // `1 / (g - 1)`, unlike `1 / 0`, fails when the row is computed, after the lock.
+        let lock = "SELECT pg_advisory_lock(hashtextextended('tenancy.test.reset-after-failure', 0)), 1 / (g - 1) FROM generate_series(1, 1) AS g"
+        let error = await #expect(throws: PostgresError.self) {
+            try await database.pipeline([PostgresStatement(lock)], sessionReset: [PostgresStatement("SELECT pg_advisory_unlock_all()")])
+        }
+        #expect(error?.code?.rawValue == "22012")
+        let locks = try await database.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        #expect(try locks[0].integer("n") == 0)
+        await database.close()
+    }
+
     /// The COPY forms that hand the connection to a data stream, with the pool that may run
     /// each: the application role cannot write the temporary table `COPY ... FROM STDIN` needs.
     static let copyStatements: [(sql: String, owner: Bool)] = [

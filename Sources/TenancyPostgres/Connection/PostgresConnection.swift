@@ -18,8 +18,8 @@ import Synchronization
 ///
 /// One path skips the queue: ``PostgresDatabase/query(_:_:)``, ``PostgresDatabase/execute(_:_:)``
 /// and ``PostgresDatabase/pipeline(_:)`` send from the calling task without blocking and wait
-/// on the process's poller thread (``sendAndAwait(_:)``), because the pool has checked the
-/// connection out for that one call and nothing else can reach it.
+/// on the process's poller thread (``sendAndAwait(_:sessionReset:)``), because the pool has
+/// checked the connection out for that one call and nothing else can reach it.
 public actor PostgresConnection {
     nonisolated let executor: DispatchQueueExecutor
     nonisolated public var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -156,7 +156,7 @@ public actor PostgresConnection {
     }
 
     /// The check of ``isReusable()``, for callers that own the connection without being on its
-    /// queue (see ``sendAndAwait(_:)``).
+    /// queue (see ``sendAndAwait(_:sessionReset:)``).
     static func isReusable(_ box: HandleBox) -> Bool {
         guard let handle = box.handle else { return false }
         let socket = PQsocket(handle)
@@ -207,6 +207,17 @@ public actor PostgresConnection {
         do {
             try executeScript("DISCARD ALL")
             box.preparedNames = [:]
+        } catch {
+            close()
+        }
+    }
+
+    /// Runs `statements`, which take no arguments, in one round trip to undo what earlier SQL
+    /// left on the session, or closes the connection when one fails, so the pool opens a new
+    /// one instead.
+    func resetSession(_ statements: [PostgresStatement]) {
+        do {
+            try executeScript(statements.map(\.sql).joined(separator: ";\n"))
         } catch {
             close()
         }

@@ -61,7 +61,8 @@ public struct PostgresStatement: Sendable {
     public var arguments: [PostgresValue]
     /// Whether the pool's direct path may prepare the statement once per connection, under a
     /// random name, and execute it by that name afterwards (see
-    /// ``PostgresConnection/sendAndAwait(_:)``). Set only for the library's own fixed SQL.
+    /// ``PostgresConnection/sendAndAwait(_:sessionReset:)``). Set only for the library's own
+    /// fixed SQL.
     var preparedPerConnection = false
 
     public init(_ sql: String, _ arguments: [PostgresValue] = []) {

@@ -10,11 +10,15 @@ public import Tenancy
 /// tag every time, so nothing earlier SQL left in the session (`SET`, `set_config(..., false)`)
 /// is ever used.
 ///
-/// NOTE: tenant SQL can copy its valid binding into session settings
-/// (`set_config(..., false)`), which then last on that connection for the tag's two-minute
-/// window. Every statement of this library binds a tenant or none, so only code that uses
-/// ``database`` directly, without binding, can see that tenant's rows; keep the pool for
-/// tenant handles.
+/// Tenant SQL can also change the session beyond its transaction: settings such as
+/// `client_encoding` or `search_path` (and a copy of its own binding), session advisory locks
+/// and `SET ROLE`. So with the verified binding, after every tenant statement and in the same
+/// round trip, the pool runs ``sessionReset``, and closes the connection when that fails. The
+/// trusted binding skips it, because there every statement is trusted code, which could bind
+/// any tenant anyway.
+///
+/// NOTE: ``sessionReset`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
+/// tenant SQL creates on the connection. Later tenants meet them only by naming them.
 ///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
@@ -68,13 +72,20 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
 
     /// Returns a handle bound to `tenant`.
     public func handle(for tenant: Tenant) async throws -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenant.id, database: database, binding: binding, preparesBinding: preparesBinding)
+        handle(forID: tenant.id)
     }
 
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, preparesBinding: preparesBinding)
+        PostgresTenantHandle(
+            tenantID: tenantID, database: database, binding: binding, preparesBinding: preparesBinding,
+            sessionReset: sessionResetStatements)
+    }
+
+    /// ``sessionReset`` with the verified binding, else nothing.
+    var sessionResetStatements: [PostgresStatement] {
+        binding.isVerified ? Self.sessionReset : []
     }
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
@@ -82,7 +93,27 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
         var bind = binding.statement(tenant: nil)
         bind.preparedPerConnection = preparesBinding
-        return try await database.pipeline([bind, query.statement])[1].rows
+        return try await database.pipeline([bind, query.statement], sessionReset: sessionResetStatements)[1].rows
+    }
+
+    /// The statements that undo, after each tenant statement, what it left on the pooled
+    /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
+    /// `SET ROLE` (which `RESET ALL` skips), and session advisory locks.
+    ///
+    /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
+    /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
+    /// key would have blocked every later migration.
+    ///
+    /// Each connection prepares them once, under random names like the binding's, because
+    /// parsing and planning them with every statement cost about a tenth of the throughput of
+    /// a tenant's point select (`tenancy-bench postgres`, 8 tasks, 2 shared cores, so rough).
+    static let sessionReset = [
+        PostgresStatement("RESET ALL"),
+        PostgresStatement("SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false)"),
+    ].map { statement in
+        var prepared = statement
+        prepared.preparedPerConnection = true
+        return prepared
     }
 }
 
@@ -95,6 +126,8 @@ public struct PostgresTenantHandle: Sendable {
     let binding: PostgresTenantBinding
     /// See ``PostgresTenantDatabase/preparesBinding``.
     var preparesBinding = false
+    /// The statements run after each statement; see ``PostgresTenantDatabase/sessionReset``.
+    var sessionReset: [PostgresStatement] = []
 
     /// Runs a statement as the tenant and returns its rows.
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -111,7 +144,7 @@ public struct PostgresTenantHandle: Sendable {
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
         var bind = binding.statement(tenant: tenantID)
         bind.preparedPerConnection = preparesBinding
-        let results = try await database.pipeline([bind, query.statement])
+        let results = try await database.pipeline([bind, query.statement], sessionReset: sessionReset)
         return results[1]
     }
 
@@ -121,12 +154,19 @@ public struct PostgresTenantHandle: Sendable {
     /// The binding is computed once, when the transaction starts, and sent again in front of
     /// every statement (same round trip), so SQL in the transaction that resets the settings
     /// (`RESET ALL`, `set_config`) affects at most its own statement. `now()` stays at the
-    /// transaction's start, so the tag's minute does too.
+    /// transaction's start, so the tag's minute does too. After the commit or rollback the
+    /// connection runs ``sessionReset``.
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
         let bind = binding.statement(tenant: tenantID)
-        return try await database.transaction { connection in
-            try body(PostgresTenantTransaction(connection: connection, binding: bind))
+        let sessionReset = self.sessionReset
+        return try await database.withConnection { connection in
+            defer {
+                if !sessionReset.isEmpty { connection.resetSession(sessionReset) }
+            }
+            return try connection.inTransaction {
+                try body(PostgresTenantTransaction(connection: connection, binding: bind))
+            }
         }
     }
 }
