@@ -266,6 +266,20 @@ struct PostgresPlatformReadTests {
         ("SELECT pg_catalog.set_config('transaction_read_only', 'off', true)", "25001"),
     ]
 
+    @Test("large object written by a platform read is rolled back")
+    func largeObjectIsRolledBack() async throws {
+        try await Self.withPlatformReads { _, tenants, _ in
+            // PostgreSQL 15.18 lets lo_from_bytea create a large object in a read-only
+            // transaction.
+            let created = try await TenantManager().withPlatformScope(reason: "test: large object") {
+                try await tenants.platformQuery("SELECT pg_catalog.lo_from_bytea(0, '\\x00')::int8 AS oid")[0].integer("oid")
+            }
+            let stored = try await PostgresTestServer.admin().query(
+                "SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata WHERE oid = $1::int8::oid", [.integer(created)])
+            #expect(try stored[0].integer("n") == 0)
+        }
+    }
+
     @Test("write through platform read fails", arguments: writeAttempts)
     func writeFails(_ sql: String, _ sqlState: String) async throws {
         try await Self.withPlatformReads { fixture, tenants, maintenance in

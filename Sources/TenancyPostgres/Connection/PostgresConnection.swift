@@ -224,7 +224,7 @@ public actor PostgresConnection {
     }
 
     /// Rolls back an open transaction, keeping the error that caused it.
-    private func rollBackQuietly() {
+    func rollBackQuietly() {
         guard let handle = box.handle, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
         if let result = PQexec(handle, "ROLLBACK") {
             PQclear(result)
