@@ -1,3 +1,4 @@
+import CLibPQ
 import Foundation
 import Tenancy
 import Testing
@@ -321,6 +322,31 @@ struct PostgresRowLevelSecurityTests {
 
             // The same connection served everyone: it was reset, not replaced.
             #expect(try await asB.query("SELECT pg_catalog.pg_backend_pid() AS pid")[0].integer("pid") == pid)
+        }
+    }
+
+    @Test("notifications for A's LISTEN do not pile up")
+    func notificationsAreFreed() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            // The session reset leaves LISTEN, so A's own notifications reach the client.
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            try await asA.execute("LISTEN tenant_probe")
+            for _ in 0..<3 {
+                _ = try await asA.query("SELECT pg_catalog.pg_notify('tenant_probe', g::text) FROM pg_catalog.generate_series(1, 200) AS g")
+            }
+            _ = try await fixture.tenants.handle(forID: fixture.tenantB).query("SELECT 1")
+
+            // libpq keeps each notification until PQnotifies returns it, and the library
+            // never reads them, so the pool must free them.
+            let queued = try await fixture.pool.withCheckedOutConnection { connection in
+                var count = 0
+                while let notification = PQnotifies(connection.box.handle) {
+                    count += 1
+                    PQfreemem(notification)
+                }
+                return count
+            }
+            #expect(queued == 0)
         }
     }
 

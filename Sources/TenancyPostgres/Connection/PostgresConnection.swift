@@ -166,6 +166,12 @@ public actor PostgresConnection {
             guard poll(&descriptor, 1, 0) > 0 else { break }
             guard PQconsumeInput(handle) == 1 else { break }
         }
+        // libpq keeps every notification for a channel the session listens on until
+        // PQnotifies returns it. The library never reads them, so without this, SQL that runs
+        // LISTEN and NOTIFY would grow the process's memory with each use of the connection.
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)
+        }
         return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
