@@ -55,7 +55,15 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         _ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard,
         maintenance: PostgresDatabase? = nil
     ) async throws {
-        self.preparesBinding = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        let preparesBinding = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        self.preparesBinding = preparesBinding
+        self.sessionResetStatements = binding.isVerified
+            ? Self.sessionReset.map { statement in
+                var reset = statement
+                reset.preparedPerConnection = preparesBinding
+                return reset
+            }
+            : []
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
@@ -83,10 +91,10 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
             sessionReset: sessionResetStatements)
     }
 
-    /// ``sessionReset`` with the verified binding, else nothing.
-    var sessionResetStatements: [PostgresStatement] {
-        binding.isVerified ? Self.sessionReset : []
-    }
+    /// ``sessionReset`` with the verified binding, else nothing. Its statements are prepared
+    /// per connection exactly when the binding is (see ``preparesBinding``), because SQL that
+    /// can list their names could replace them with statements that reset nothing.
+    let sessionResetStatements: [PostgresStatement]
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
@@ -104,17 +112,14 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
     /// key would have blocked every later migration.
     ///
-    /// Each connection prepares them once, under random names like the binding's, because
-    /// parsing and planning them with every statement cost about a tenth of the throughput of
-    /// a tenant's point select (`tenancy-bench postgres`, 8 tasks, 2 shared cores, so rough).
+    /// Where the binding is prepared, each connection prepares them once too, under random
+    /// names. Parsing and planning them with every statement cost about a tenth of the
+    /// throughput of a tenant's point select (`tenancy-bench postgres`, 8 tasks, 2 shared
+    /// cores, so rough).
     static let sessionReset = [
         PostgresStatement("RESET ALL"),
         PostgresStatement("SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false)"),
-    ].map { statement in
-        var prepared = statement
-        prepared.preparedPerConnection = true
-        return prepared
-    }
+    ]
 }
 
 /// A database handle bound to one tenant, handed to tenant-scoped code by
