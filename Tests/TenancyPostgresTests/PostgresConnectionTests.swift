@@ -456,21 +456,89 @@ struct PostgresConnectionTests {
         await database.close()
     }
 
-    @Test("COPY fails clearly and the pool goes on")
-    func copyIsRejected() async throws {
-        let database = try PostgresDatabase(url: try PostgresTestServer.urls().owner, maximumConnections: 1)
-        let table = try PostgresIdentifier.quoted(PostgresTestServer.uniqueSchemaName("copy_probe"))
-        try await database.execute("CREATE TABLE \(table) (a int8)")
-        for sql in ["COPY (SELECT 1) TO STDOUT", "COPY \(table) FROM STDIN"] {
-            let direct = await #expect(throws: PostgresError.self) { try await database.execute(sql) }
-            #expect(direct?.kind == .protocolViolation)
-            let synchronous = await #expect(throws: PostgresError.self) {
-                try await database.withConnection { connection in try connection.pipeline([PostgresStatement(sql)]) }
-            }
-            #expect(synchronous?.kind == .protocolViolation)
-            #expect(try await database.query("SELECT count(*) AS n FROM \(table)")[0].integer("n") == 0)
+    @Test("failed session reset closes the connection")
+    func failedSessionResetClosesConnection() async throws {
+        let database = try Self.pool(size: 1)
+        let pid = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+
+        // The statement's result arrives although the reset after its Sync failed.
+        let results = try await database.pipeline(
+            [PostgresStatement("SELECT pg_backend_pid() AS pid")], sessionReset: [PostgresStatement("SELECT 1 / 0")])
+        #expect(try results[0].rows[0].integer("pid") == pid)
+
+        let next = try await database.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
+        #expect(next != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
+    @Test("session reset runs after a failed statement")
+    func sessionResetAfterFailure() async throws {
+        let database = try Self.pool(size: 1)
+        // `1 / (g - 1)`, unlike `1 / 0`, fails when the row is computed, after the lock.
+        let lock = "SELECT pg_advisory_lock(hashtextextended('tenancy.test.reset-after-failure', 0)), 1 / (g - 1) FROM generate_series(1, 1) AS g"
+        let error = await #expect(throws: PostgresError.self) {
+            try await database.pipeline([PostgresStatement(lock)], sessionReset: [PostgresStatement("SELECT pg_advisory_unlock_all()")])
         }
-        try await database.execute("DROP TABLE \(table)")
+        #expect(error?.code?.rawValue == "22012")
+        let locks = try await database.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        #expect(try locks[0].integer("n") == 0)
+        await database.close()
+    }
+
+    /// The COPY forms that hand the connection to a data stream, with the pool that may run
+    /// each: the application role cannot write the temporary table `COPY ... FROM STDIN` needs.
+    static let copyStatements: [(sql: String, owner: Bool)] = [
+        ("COPY (SELECT 1) TO STDOUT", false),
+        ("COPY copy_probe FROM STDIN", true),
+    ]
+
+    @Test("COPY through the pool fails and the connection is replaced", arguments: copyStatements)
+    func copyIsRejected(_ sql: String, _ owner: Bool) async throws {
+        var configuration = try PostgresConfiguration(url: owner ? PostgresTestServer.urls().owner : PostgresTestServer.urls().application)
+        configuration.statementTimeLimit = .seconds(30)
+        let database = try PostgresDatabase(configuration, maximumConnections: 1)
+        let pid = try await database.withConnection { connection in
+            if owner { try connection.execute("CREATE TEMPORARY TABLE copy_probe (value int8)") }
+            return connection.backendPID
+        }
+
+        let result = await outcome(within: .seconds(10)) { try await database.query(sql) }
+        let error = try #require(result, "COPY did not return within 10 seconds")
+        #expect(throws: PostgresError.self) { try error.get() }
+        if case .failure(let failure as PostgresError) = error {
+            #expect(failure.kind == .invalidArgument)
+            #expect(failure.message == "COPY with STDIN or STDOUT is not supported, because the library reads whole results; read rows with SELECT and write them with INSERT")
+        }
+
+        // The connection was inside the COPY, so the pool closed it and opens another.
+        let next = await outcome(within: .seconds(10)) { try await database.query("SELECT pg_backend_pid() AS pid") }
+        let nextPID = try #require(next, "the statement after COPY did not return within 10 seconds").get()[0].integer("pid")
+        #expect(nextPID != pid)
+        #expect(database.openConnections == 1)
+        await database.close()
+    }
+
+    @Test("COPY in a transaction fails and the connection is replaced")
+    func copyInTransactionIsRejected() async throws {
+        let database = try Self.pool(size: 1)
+        let pid = try await database.withCheckedOutConnection { $0.backendPID }
+
+        let result = await outcome(within: .seconds(10)) {
+            try await database.transaction { connection in
+                try connection.pipeline([PostgresStatement("SELECT 1"), PostgresStatement("COPY (SELECT 1) TO STDOUT")]).count
+            }
+        }
+        let error = try #require(result, "COPY did not return within 10 seconds")
+        if case .failure(let failure as PostgresError) = error {
+            #expect(failure.kind == .invalidArgument)
+        } else {
+            Issue.record("expected a PostgresError, got \(error)")
+        }
+
+        let next = await outcome(within: .seconds(10)) { try await database.query("SELECT pg_backend_pid() AS pid") }
+        let nextPID = try #require(next, "the statement after COPY did not return within 10 seconds").get()[0].integer("pid")
+        #expect(nextPID != pid)
         #expect(database.openConnections == 1)
         await database.close()
     }

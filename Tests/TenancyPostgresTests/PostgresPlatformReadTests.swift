@@ -79,6 +79,46 @@ struct PostgresPlatformReadTests {
         }
     }
 
+    /// Statements that change the maintenance connection's session beyond their
+    /// transaction: settings, an advisory lock, a held cursor and a listen. The last one
+    /// takes a lock and then fails, because a session-level advisory lock survives the
+    /// rollback.
+    static let sessionChanges = [
+        "SELECT pg_catalog.set_config('extra_float_digits', '-15', false)",
+        "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)",
+        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.platform-session', 0))",
+        "DECLARE platform_probe CURSOR WITH HOLD FOR SELECT 1",
+        "LISTEN platform_probe",
+        // `1 / (g - 1)`, unlike `1 / 0`, fails when the row is computed, after the lock.
+        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.platform-session', 1)), 1 / (g - 1) FROM pg_catalog.generate_series(1, 1) AS g",
+    ]
+
+    @Test("platform read leaves no session state behind")
+    func sessionStateIsDiscarded() async throws {
+        try await Self.withPlatformReads { fixture, tenants, maintenance in
+            try await TenantManager().withPlatformScope(reason: "test: change the session") {
+                for sql in Self.sessionChanges {
+                    _ = try? await tenants.platformQuery(PostgresQuery(unsafeSQL: sql))
+                }
+                // Run one after another, the reads reuse the pool's one idle connection.
+                #expect(maintenance.openConnections == 1)
+
+                let session = try await tenants.platformQuery("""
+                    SELECT pg_catalog.current_setting('extra_float_digits') AS float_digits,
+                        pg_catalog.current_setting('search_path') AS search_path,
+                        (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) AS advisory_locks,
+                        (SELECT count(*) FROM pg_catalog.pg_cursors WHERE name = 'platform_probe') AS cursors,
+                        (SELECT count(*) FROM pg_catalog.pg_listening_channels()) AS channels
+                    """)[0]
+                #expect(try session.text("float_digits") == "1")
+                #expect(try session.text("search_path") == "\"$user\", public")
+                #expect(try session.integer("advisory_locks") == 0)
+                #expect(try session.integer("cursors") == 0)
+                #expect(try session.integer("channels") == 0)
+            }
+        }
+    }
+
     @Test("platform read outside platform scope is denied")
     func deniedOutsidePlatformScope() async throws {
         try await Self.withPlatformReads { fixture, tenants, _ in
@@ -225,6 +265,20 @@ struct PostgresPlatformReadTests {
         ("DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM TABLE; END $$", "25001"),
         ("SELECT pg_catalog.set_config('transaction_read_only', 'off', true)", "25001"),
     ]
+
+    @Test("large object written by a platform read is rolled back")
+    func largeObjectIsRolledBack() async throws {
+        try await Self.withPlatformReads { _, tenants, _ in
+            // PostgreSQL 15.18 lets lo_from_bytea create a large object in a read-only
+            // transaction.
+            let created = try await TenantManager().withPlatformScope(reason: "test: large object") {
+                try await tenants.platformQuery("SELECT pg_catalog.lo_from_bytea(0, '\\x00')::int8 AS oid")[0].integer("oid")
+            }
+            let stored = try await PostgresTestServer.admin().query(
+                "SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata WHERE oid = $1::int8::oid", [.integer(created)])
+            #expect(try stored[0].integer("n") == 0)
+        }
+    }
 
     @Test("write through platform read fails", arguments: writeAttempts)
     func writeFails(_ sql: String, _ sqlState: String) async throws {

@@ -80,21 +80,42 @@ struct PostgresRowLevelSecurityRoleTests {
     @Test("role that lists prepared statements prepares none")
     func visiblePreparedStatements() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
-            let setUp = ["GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE"]
+            // The view calls pg_prepared_statement() with the caller's privileges, so listing
+            // needs both grants.
+            let setUp = [
+                "GRANT SELECT ON \(fixture.items) TO ROLE", "GRANT SELECT ON pg_catalog.pg_prepared_statements TO ROLE",
+                "GRANT EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() TO ROLE",
+            ]
             // The superuser SQL revokes on the same view, so the grant waits for the lock.
-            let (capacity, prepared, ids) = try await PostgresTestServer.withDatabaseGrantsLocked {
+            let (capacity, prepared, ids, named, floatDigits) = try await PostgresTestServer.withDatabaseGrantsLocked {
                 try await Self.withRole(fixture, setUp: setUp) { pool in
                     let tenants = try await PostgresTenantDatabase(pool, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
-                    let rows = try await tenants.handle(forID: fixture.tenantA).query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
+                    let asA = tenants.handle(forID: fixture.tenantA)
+                    let rows = try await asA.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id")
                     let (capacity, prepared) = try await pool.withCheckedOutConnection { connection in
                         (connection.box.preparedCapacity, connection.box.preparedNames.count)
                     }
-                    return (capacity, prepared, try rows.map { try $0.text("id") })
+
+                    // A's SQL lists the library's statements on the pool's one connection and
+                    // would replace each, in one statement, with one that does nothing.
+                    let names = try await asA.query("SELECT name FROM pg_catalog.pg_prepared_statements WHERE name LIKE 'tenancy\\_%'").map { try $0.text("name") }
+                    for name in names {
+                        try await asA.execute(PostgresQuery(unsafeSQL: """
+                            DO $$ BEGIN EXECUTE 'DEALLOCATE \(name)'; EXECUTE 'PREPARE \(name) AS SELECT 1'; END $$
+                            """))
+                    }
+                    try await asA.execute("SELECT pg_catalog.set_config('extra_float_digits', '-15', false)")
+                    let asB = tenants.handle(forID: fixture.tenantB)
+                    let digits = try await asB.query("SELECT pg_catalog.current_setting('extra_float_digits') AS digits")[0].text("digits")
+                    return (capacity, prepared, try rows.map { try $0.text("id") }, names, digits)
                 }
             }
             #expect(capacity == 0)
             #expect(prepared == 0)
             #expect(ids == ["a1", "a2"])
+            // Nothing is prepared under a name, so the session reset still ran after A.
+            #expect(named == [])
+            #expect(floatDigits == "1")
         }
     }
 

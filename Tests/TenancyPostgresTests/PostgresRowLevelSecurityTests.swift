@@ -1,3 +1,4 @@
+import CLibPQ
 import Foundation
 import Tenancy
 import Testing
@@ -79,14 +80,17 @@ struct PostgresRowLevelSecurityTests {
                 let error = await #expect(throws: PostgresError.self) { try await asA.query(sql) }
                 #expect(error?.code == .insufficientPrivilege)
             }
-            // The pool's one connection prepared the binding under "tenancy_" and 128 random
-            // bits in hexadecimal.
-            let bindingKey = PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA))
-            let name = try await fixture.pool.withCheckedOutConnection { connection in
-                connection.box.preparedNames[bindingKey]
+            // The pool's one connection prepared the binding and the two statements of the
+            // session reset, each under "tenancy_" and 128 random bits in hexadecimal.
+            let names = try await fixture.pool.withCheckedOutConnection { connection in
+                connection.box.preparedNames
             }
-            #expect(name?.hasPrefix("tenancy_") == true)
-            #expect((name?.count ?? 0) >= 30)
+            let keys = [PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA))] + PostgresTenantDatabase.sessionReset.map(PreparedKey.init)
+            for key in keys {
+                let name = names[key]
+                #expect(name?.hasPrefix("tenancy_") == true, "\(key.sql)")
+                #expect((name?.count ?? 0) >= 30)
+            }
         }
     }
 
@@ -94,12 +98,26 @@ struct PostgresRowLevelSecurityTests {
     func deallocatedBindingIsPreparedAgain() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            let itemsAndPID: PostgresQuery = "SELECT id, pg_backend_pid() AS pid FROM \(unsafeSQL: fixture.items) ORDER BY id"
+
+            // After a single statement the session reset needs its prepared statements too,
+            // so it fails and the pool replaces the connection.
             let pidA = try await asA.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
             try await asA.execute("DEALLOCATE ALL")
-            let asB = fixture.tenants.handle(forID: fixture.tenantB)
-            let rows = try await asB.query("SELECT id, pg_backend_pid() AS pid FROM \(unsafeSQL: fixture.items) ORDER BY id")
+            let replaced = try await asB.query(itemsAndPID)
+            #expect(try replaced.map { try $0.text("id") } == ["b1"])
+            #expect(try replaced[0].integer("pid") != pidA)
+
+            // After a transaction the reset runs without them and keeps the connection. B's
+            // next statement finds its binding gone before anything ran, and the pool sends it
+            // again, prepared anew (on a new connection, because the reset failed too).
+            try await asA.transaction { transaction in
+                try transaction.execute("DEALLOCATE ALL")
+            }
+            let rows = try await asB.query(itemsAndPID)
             #expect(try rows.map { try $0.text("id") } == ["b1"])
-            #expect(try rows[0].integer("pid") == pidA)
+            #expect(fixture.pool.openConnections == 1)
             // A statement naming a prepared statement that does not exist still fails once
             // resent, and changes nothing.
             let error = await #expect(throws: PostgresError.self) {
@@ -208,8 +226,9 @@ struct PostgresRowLevelSecurityTests {
     func forgedWithSet() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             try await fixture.tenants.handle(forID: fixture.tenantA).execute("SET tenancy.tenant_id = \(unsafeSQL: "'\(fixture.tenantB.rawValue)'")")
-            let session = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id') AS bound")[0].text("bound")
-            #expect(session == fixture.tenantB.rawValue)
+            // The session reset after A's statement removed the setting.
+            let session = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id', true) AS bound")[0].optionalText("bound")
+            #expect(session == "")
             #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n") == 0)
             let items = fixture.items
             let local = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
@@ -259,20 +278,130 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("session copy of A's binding binds no unbound statement")
+    @Test("session copy of a binding binds no later transaction")
     func sessionCopyIgnoredWithoutBinding() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
-            try await fixture.tenants.handle(forID: fixture.tenantA).execute("""
-                SELECT set_config('tenancy.tenant_id', current_setting('tenancy.tenant_id'), false), \
-                set_config('tenancy.tag', current_setting('tenancy.tag'), false), \
-                set_config('tenancy.bound_at', current_setting('tenancy.bound_at'), false)
-                """)
+            // Code that uses the pool directly, with no session reset after it, binds A and
+            // copies the binding into the session.
+            let minute = try await fixture.serverMinute()
+            _ = try await fixture.pool.pipeline([
+                fixture.bindStatement(fixture.tenantA, minute: minute),
+                PostgresStatement("""
+                    SELECT set_config('tenancy.tenant_id', current_setting('tenancy.tenant_id'), false), \
+                    set_config('tenancy.tag', current_setting('tenancy.tag'), false), \
+                    set_config('tenancy.bound_at', current_setting('tenancy.bound_at'), false)
+                    """),
+            ])
             // The copy is in the session: code that uses the pool without a binding sees it...
             let copied = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id', true) AS tenant")
             #expect(try copied[0].optionalText("tenant") == fixture.tenantA.rawValue)
             // ...but its statements run in a later transaction, so the check returns no tenant.
             #expect(try await fixture.pool.query("SELECT id FROM \(fixture.items)").count == 0)
             #expect(try await fixture.pool.query("SELECT \(fixture.rls.quotedSchema).current_tenant() AS tenant")[0].optionalText("tenant") == nil)
+        }
+    }
+
+    /// Statements of A that change the pooled session beyond their transaction: settings,
+    /// a copy of A's binding, and an advisory lock on a key of this test. The last one takes a
+    /// lock and then fails, because a session-level advisory lock survives the rollback.
+    static let sessionChanges: [PostgresQuery] = [
+        "SELECT pg_catalog.set_config('extra_float_digits', '-15', false)",
+        "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)",
+        "SET client_encoding = 'LATIN1'",
+        "SELECT pg_catalog.set_config('tenancy.tenant_id', pg_catalog.current_setting('tenancy.tenant_id'), false), pg_catalog.set_config('tenancy.tag', pg_catalog.current_setting('tenancy.tag'), false)",
+        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.tenant-session', 0))",
+        // `1 / (g - 1)`, unlike `1 / 0`, fails when the row is computed, after the lock.
+        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.tenant-session', 1)), 1 / (g - 1) FROM pg_catalog.generate_series(1, 1) AS g",
+    ]
+
+    /// Returns the settings and the number of advisory locks that a statement of `tenant` meets.
+    static func sessionState(_ fixture: RowLevelSecurityFixture, as tenant: TenantID) async throws -> [String] {
+        let row = try await fixture.tenants.handle(forID: tenant).query("""
+            SELECT pg_catalog.current_setting('extra_float_digits') AS float_digits,
+                pg_catalog.current_setting('search_path') AS search_path,
+                pg_catalog.current_setting('client_encoding') AS encoding,
+                (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) AS advisory_locks
+            """)[0]
+        return [
+            try row.text("float_digits"), try row.text("search_path"), try row.text("encoding"),
+            String(try row.integer("advisory_locks")),
+        ]
+    }
+
+    static let cleanSession = ["1", "\"$user\", public", "UTF8", "0"]
+
+    @Test("A's session changes do not reach B")
+    func sessionChangesAreReset() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            let pid = try await asA.query("SELECT pg_catalog.pg_backend_pid() AS pid")[0].integer("pid")
+            for change in Self.sessionChanges {
+                _ = try? await asA.execute(change)
+            }
+
+            #expect(try await Self.sessionState(fixture, as: fixture.tenantB) == Self.cleanSession)
+            // The pool's other users, which bind no tenant, meet a clean session too, without
+            // the copy of A's binding that would show them A's rows.
+            #expect(try await fixture.pool.query("SHOW extra_float_digits")[0].text("extra_float_digits") == "1")
+            #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n") == 0)
+
+            // B's text arrives as B sent it.
+            try await asB.execute("INSERT INTO \(unsafeSQL: fixture.notes) (tenant_id, id, body) VALUES (\(fixture.tenantB), 3, \("café"))")
+            let stored = try await PostgresTestServer.admin().query(
+                "SELECT body, octet_length(body) AS bytes FROM \(fixture.notes) WHERE tenant_id = $1 AND id = 3", [.text(fixture.tenantB.rawValue)])
+            #expect(try stored[0].text("body") == "café")
+            #expect(try stored[0].integer("bytes") == 5)
+
+            // The same connection served everyone: it was reset, not replaced.
+            #expect(try await asB.query("SELECT pg_catalog.pg_backend_pid() AS pid")[0].integer("pid") == pid)
+        }
+    }
+
+    @Test("notifications for A's LISTEN do not pile up")
+    func notificationsAreFreed() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            // The session reset leaves LISTEN, so A's own notifications reach the client.
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            try await asA.execute("LISTEN tenant_probe")
+            for _ in 0..<3 {
+                _ = try await asA.query("SELECT pg_catalog.pg_notify('tenant_probe', g::text) FROM pg_catalog.generate_series(1, 200) AS g")
+            }
+            _ = try await fixture.tenants.handle(forID: fixture.tenantB).query("SELECT 1")
+
+            // libpq keeps each notification until PQnotifies returns it, and the library
+            // never reads them, so the pool must free them.
+            let queued = try await fixture.pool.withCheckedOutConnection { connection in
+                var count = 0
+                while let notification = PQnotifies(connection.box.handle) {
+                    count += 1
+                    PQfreemem(notification)
+                }
+                return count
+            }
+            #expect(queued == 0)
+        }
+    }
+
+    @Test("A's session changes in a transaction do not reach B")
+    func transactionSessionChangesAreReset() async throws {
+        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let changes = Self.sessionChanges.dropLast()
+            try await asA.transaction { transaction in
+                for change in changes {
+                    try transaction.execute(change)
+                }
+            }
+            #expect(try await Self.sessionState(fixture, as: fixture.tenantB) == Self.cleanSession)
+
+            // A transaction that fails after taking a session lock leaves none behind either.
+            await #expect(throws: PostgresError.self) {
+                try await asA.transaction { transaction in
+                    try transaction.execute(Self.sessionChanges.last!)
+                }
+            }
+            #expect(try await Self.sessionState(fixture, as: fixture.tenantB) == Self.cleanSession)
         }
     }
 
@@ -400,6 +529,16 @@ struct PostgresRowLevelSecurityTests {
                 _ = try await PostgresTenantDatabase(fixture.pool, binding: .verified(.generate()), rowLevelSecurity: fixture.rls)
             }
             #expect(error?.code == .bindingMismatch)
+        }
+    }
+
+    @Test("trusted binding skips the session reset")
+    func trustedBindingKeepsSession() async throws {
+        try await RowLevelSecurityFixture.with(trusted: true, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            #expect(fixture.tenants.sessionResetStatements.isEmpty)
+            try await fixture.tenants.handle(forID: fixture.tenantA).execute("SELECT pg_catalog.set_config('extra_float_digits', '-15', false)")
+            let state = try await Self.sessionState(fixture, as: fixture.tenantB)
+            #expect(state.first == "-15")
         }
     }
 

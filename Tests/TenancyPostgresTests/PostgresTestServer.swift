@@ -2,6 +2,7 @@ import Foundation
 import Tenancy
 import TenancyPostgres
 import Testing
+import Synchronization
 
 /// The PostgreSQL server `./scripts/test` starts, found through its environment variables.
 ///
@@ -130,5 +131,39 @@ enum PostgresTestServer {
 
     static func dropSchema(_ name: String) async throws {
         try await owner().execute("DROP SCHEMA IF EXISTS \(try PostgresIdentifier.quoted(name)) CASCADE")
+    }
+}
+
+/// Returns the outcome of `body`, or nil when it has not finished within `limit`.
+///
+/// For statements that could hang the client: the task running `body` is left behind on a
+/// timeout, because a wait inside libpq or the poller does not end on task cancellation.
+func outcome<Value: Sendable>(within limit: Duration, _ body: @escaping @Sendable () async throws -> Value) async -> Result<Value, any Error>? {
+    await withCheckedContinuation { continuation in
+        let once = ResumeOnce(continuation)
+        Task {
+            do {
+                once.resume(.success(try await body()))
+            } catch {
+                once.resume(.failure(error))
+            }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            once.resume(nil)
+        }
+    }
+}
+
+/// A continuation that the first of several tasks resumes; later calls do nothing.
+final class ResumeOnce<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Value) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

@@ -2,7 +2,7 @@ internal import CLibPQ
 import Dispatch
 
 extension PostgresConnection {
-    /// The outcome of ``sendAndAwait(_:)``.
+    /// The outcome of ``sendAndAwait(_:sessionReset:)``.
     enum DirectOutcome: Sendable {
         /// The connection was broken or inside a transaction before anything was sent.
         case broken
@@ -18,58 +18,74 @@ extension PostgresConnection {
     /// one at a time. The results are the same as ``pipeline(_:)``'s outside a transaction:
     /// the statements form one implicit transaction, and the first error is thrown. Task
     /// cancellation and the time limit cancel the pipeline with `PQcancel`.
-    nonisolated func sendAndAwait(_ statements: [PostgresStatement]) async -> DirectOutcome {
+    ///
+    /// `sessionReset` statements go after the pipeline's Sync, with a Sync of their own, in the
+    /// same round trip. So they run whether the statements succeeded or failed, and their
+    /// results only decide whether the connection may be reused.
+    nonisolated func sendAndAwait(_ statements: [PostgresStatement], sessionReset: [PostgresStatement] = []) async -> DirectOutcome {
         guard Self.isReusable(box), let handle = box.handle else { return .broken }
         let callState = CallState()
         let canceller = self.canceller
-        let outcome = await withTaskCancellationHandler {
-            await runDirect(handle, statements, callState)
+        let (outcome, sessionWasReset) = await withTaskCancellationHandler {
+            await runDirect(handle, statements, sessionReset, callState)
         } onCancel: {
             if let call = callState.cancel() {
                 canceller.cancelCall(call)
             }
         }
+        // A pipeline that ended early (a COPY, a connection failure) can leave libpq in
+        // pipeline mode with results still queued; such a connection is closed.
         let reusable = PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+            && PQpipelineStatus(handle) == PQ_PIPELINE_OFF && sessionWasReset
         return .finished(outcome, reusable: reusable)
     }
 
+    /// Runs the pipeline as one call and returns its outcome and whether every
+    /// `sessionReset` statement succeeded (true when there are none).
     private nonisolated func runDirect(
-        _ handle: OpaquePointer, _ statements: [PostgresStatement], _ callState: CallState
-    ) async -> Result<[PostgresResult], any Error> {
+        _ handle: OpaquePointer, _ statements: [PostgresStatement], _ sessionReset: [PostgresStatement], _ callState: CallState
+    ) async -> (Result<[PostgresResult], any Error>, sessionWasReset: Bool) {
         let sql = statements.count == 1 ? statements[0].sql : statements.map(\.sql).joined(separator: "; ")
         let call = canceller.beginCall()
-        guard callState.start(call), !Task.isCancelled else { return .failure(CancellationError()) }
+        guard callState.start(call), !Task.isCancelled else { return (.failure(CancellationError()), true) }
         let statement: UInt64
         do {
             statement = try canceller.beginStatement()
         } catch {
-            return .failure(error)
+            return (.failure(error), true)
         }
-        let outcome = await sendAndRead(handle, statements, statement: statement, sql: sql)
+        let (outcome, sessionWasReset) = await sendAndRead(handle, statements, sessionReset, statement: statement, sql: sql)
         let reason = canceller.endStatement()
-        return explainCancellation(outcome, reason: reason, operation: "pipeline", sql: sql)
+        return (explainCancellation(outcome, reason: reason, operation: "pipeline", sql: sql), sessionWasReset)
     }
 
     private nonisolated func sendAndRead(
-        _ handle: OpaquePointer, _ statements: [PostgresStatement], statement: UInt64, sql: String
-    ) async -> Result<[PostgresResult], any Error> {
+        _ handle: OpaquePointer, _ statements: [PostgresStatement], _ sessionReset: [PostgresStatement], statement: UInt64, sql: String
+    ) async -> (Result<[PostgresResult], any Error>, sessionWasReset: Bool) {
+        // Nothing was sent when these fail, so the session has nothing to reset.
         guard PQsetnonblocking(handle, 1) == 0 else {
-            return .failure(connectionError(operation: "pipeline", sql: sql))
+            return (.failure(connectionError(operation: "pipeline", sql: sql)), true)
         }
         defer { PQsetnonblocking(handle, 0) }
         guard PQenterPipelineMode(handle) == 1 else {
-            return .failure(
-                PostgresError(
-                    .protocolViolation, operation: "pipeline",
-                    message: "libpq could not enter pipeline mode: \(Self.errorMessage(handle))"))
+            let error = PostgresError(
+                .protocolViolation, operation: "pipeline",
+                message: "libpq could not enter pipeline mode: \(Self.errorMessage(handle))")
+            return (.failure(error), true)
         }
         defer { PQexitPipelineMode(handle) }
 
-        let steps = plan(statements)
+        let all = statements + sessionReset
+        let steps = plan(all)
+        // The statements' steps, then a Sync, then the reset's steps and their Sync.
+        let statementSteps = steps.firstIndex { $0.statement >= statements.count } ?? steps.count
         let flushed: Int32
         do {
-            for step in steps {
-                let statement = statements[step.statement]
+            for (index, step) in steps.enumerated() {
+                if index == statementSteps {
+                    guard PQpipelineSync(handle) == 1 else { throw connectionError(operation: "pipeline", sql: sql) }
+                }
+                let statement = all[step.statement]
                 let sent: Int32
                 switch step.kind {
                 case .prepare(let name):
@@ -92,26 +108,53 @@ extension PostgresConnection {
             flushed = PQflush(handle)
             guard flushed >= 0 else { throw connectionError(operation: "pipeline", sql: sql) }
         } catch {
-            return .failure(error)
+            // A statement may have gone out without its Sync; the connection is not reused.
+            return (.failure(error), false)
         }
 
         let deadline = configuration.statementTimeLimit.map { DispatchTime.now() + $0.dispatchInterval }
+        let syncPositions = statementSteps < steps.count ? [statementSteps, steps.count] : [steps.count]
         let operation = PollOperation(
             handle: handle, socket: PQsocket(handle), canceller: canceller, statement: statement,
-            deadline: deadline, statementCount: steps.count, needsWrite: flushed == 1)
+            deadline: deadline, syncPositions: syncPositions, needsWrite: flushed == 1)
         // While a large send waited for room in the socket, libpq may have read the reply
         // already. Epoll reports only data still on the socket, so check the buffer first.
-        if !operation.needsWrite, PQisBusy(handle) == 0, operation.advance() {
-            return Result { try collect(operation, steps, statements, sql: sql) }
-        }
-        await withCheckedContinuation { continuation in
-            operation.continuation = continuation
-            if !PostgresPoller.shared.register(operation) {
-                operation.fail(reason: "epoll could not wait on the socket")
-                operation.finish()
+        let finishedEarly = !operation.needsWrite && PQisBusy(handle) == 0 && operation.advance()
+        if !finishedEarly {
+            await withCheckedContinuation { continuation in
+                operation.continuation = continuation
+                if !PostgresPoller.shared.register(operation) {
+                    operation.fail(reason: "epoll could not wait on the socket")
+                    operation.finish()
+                }
             }
         }
-        return Result { try collect(operation, steps, statements, sql: sql) }
+        let sessionWasReset = checkSessionReset(operation, steps, all, statementSteps: statementSteps)
+        return (Result { try collect(operation, steps.prefix(statementSteps), statements, sql: sql) }, sessionWasReset)
+    }
+
+    /// Returns whether every reset step after `statementSteps` succeeded and its Sync arrived,
+    /// records the reset statements it prepared, and frees those results.
+    ///
+    /// After SQL on the connection ran `DEALLOCATE ALL`, a reset statement prepared earlier
+    /// fails with `invalid_sql_statement_name`. The session was then not reset, so the
+    /// connection is closed.
+    private nonisolated func checkSessionReset(
+        _ operation: PollOperation, _ steps: [Step], _ all: [PostgresStatement], statementSteps: Int
+    ) -> Bool {
+        var succeeded = operation.failure == nil
+        for (index, raw) in operation.results.enumerated().dropFirst(statementSteps) {
+            let status = PQresultStatus(raw)
+            let stepSucceeded = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+            if stepSucceeded, case .prepare(let name) = steps[index].kind {
+                box.preparedNames[PreparedKey(all[steps[index].statement])] = name
+            }
+            succeeded = succeeded && stepSucceeded
+            PQclear(raw)
+        }
+        guard statementSteps < steps.count else { return succeeded }
+        return succeeded && operation.results.count == steps.count && operation.syncStatuses.count == 2
+            && operation.syncStatuses[1] == PGRES_PIPELINE_SYNC
     }
 
     /// One message group of the pipeline, each giving one result.
@@ -169,11 +212,13 @@ extension PostgresConnection {
     /// When a statement prepared earlier is gone (`invalid_sql_statement_name`, after SQL on
     /// the connection ran `DEALLOCATE ALL` or `DISCARD ALL`), every name is forgotten so the
     /// next call prepares again.
-    private nonisolated func collect(_ operation: PollOperation, _ steps: [Step], _ statements: [PostgresStatement], sql: String) throws -> [PostgresResult] {
+    private nonisolated func collect(
+        _ operation: PollOperation, _ steps: ArraySlice<Step>, _ statements: [PostgresStatement], sql: String
+    ) throws -> [PostgresResult] {
         var results: [PostgresResult] = []
         results.reserveCapacity(statements.count)
         var firstError: (any Error)?
-        for (index, raw) in operation.results.enumerated() {
+        for (index, raw) in operation.results.prefix(steps.count).enumerated() {
             let step = steps[index]
             let statementSQL = statements[step.statement].sql
             if PQresultStatus(raw) == PGRES_PIPELINE_ABORTED {
@@ -202,12 +247,13 @@ extension PostgresConnection {
                 firstError = firstError ?? error
             }
         }
-        if let failure = operation.failure {
+        // A failure after the statements' Sync arrived broke only the session reset.
+        if let failure = operation.failure, operation.syncStatuses.isEmpty {
             throw firstError ?? failure
         }
         if let firstError { throw firstError }
-        guard let syncStatus = operation.syncStatus, syncStatus == PGRES_PIPELINE_SYNC else {
-            let status = operation.syncStatus.map { String(cString: PQresStatus($0)) } ?? "none"
+        guard let syncStatus = operation.syncStatuses.first, syncStatus == PGRES_PIPELINE_SYNC else {
+            let status = operation.syncStatuses.first.map { String(cString: PQresStatus($0)) } ?? "none"
             throw PostgresError(.protocolViolation, operation: "pipeline", message: "expected the pipeline's Sync result, got \(status)")
         }
         return results

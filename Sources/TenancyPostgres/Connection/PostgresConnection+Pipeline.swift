@@ -50,6 +50,12 @@ extension PostgresConnection {
             }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)
+            } else if PollOperation.isCopy(PQresultStatus(result)) {
+                // libpq returns the COPY status from every later PQgetResult, so reading further
+                // would never end. The connection stays inside the COPY and is unusable, so
+                // the pool closes it.
+                PQclear(result)
+                throw Self.copyNotSupported(sql: statement.sql)
             } else {
                 do {
                     results.append(try consume(result, operation: "pipeline", sql: statement.sql))
@@ -60,9 +66,8 @@ extension PostgresConnection {
             while let extra = PQgetResult(handle) {
                 let status = PQresultStatus(extra)
                 PQclear(extra)
-                // A COPY result comes back on every call until the copy ends.
                 if PollOperation.isCopy(status) {
-                    throw PostgresError(.protocolViolation, operation: "pipeline", message: "COPY is not supported in a pipeline", sql: statement.sql)
+                    throw Self.copyNotSupported(sql: statement.sql)
                 }
             }
         }

@@ -198,6 +198,12 @@ public actor PostgresConnection {
             guard poll(&descriptor, 1, 0) > 0 else { break }
             guard PQconsumeInput(handle) == 1 else { break }
         }
+        // libpq keeps every notification for a channel the session listens on until
+        // PQnotifies returns it. The library never reads them, so without this, SQL that runs
+        // LISTEN and NOTIFY would grow the process's memory with each use of the connection.
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)
+        }
         return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
@@ -232,8 +238,31 @@ public actor PostgresConnection {
         }
     }
 
+    /// Returns the session to its state after connecting with `DISCARD ALL` (settings, role,
+    /// prepared statements, held cursors, `LISTEN`, advisory locks, temporary tables), or
+    /// closes the connection when that fails, so the pool opens a new one instead.
+    func discardSessionState() {
+        do {
+            try executeScript("DISCARD ALL")
+            box.preparedNames = [:]
+        } catch {
+            close()
+        }
+    }
+
+    /// Runs `statements`, which take no arguments, in one round trip to undo what earlier SQL
+    /// left on the session, or closes the connection when one fails, so the pool opens a new
+    /// one instead.
+    func resetSession(_ statements: [PostgresStatement]) {
+        do {
+            try executeScript(statements.map(\.sql).joined(separator: ";\n"))
+        } catch {
+            close()
+        }
+    }
+
     /// Rolls back an open transaction, keeping the error that caused it.
-    private func rollBackQuietly() {
+    func rollBackQuietly() {
         guard let handle = box.handle, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
         if let result = PQexec(handle, "ROLLBACK") {
             PQclear(result)
@@ -408,6 +437,8 @@ public actor PostgresConnection {
                 throw connectionError(operation: operation, sql: sql)
             }
             throw PostgresError(result: result, operation: operation, sql: sql)
+        case PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_COPY_BOTH:
+            throw Self.copyNotSupported(sql: sql)
         case let status:
             throw PostgresError(
                 .protocolViolation, operation: operation,
@@ -421,6 +452,15 @@ public actor PostgresConnection {
     nonisolated func connectionError(operation: String, sql: String?) -> PostgresError {
         let reason = box.handle.map(Self.errorMessage) ?? "the connection is closed"
         return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)
+    }
+
+    /// The error for a statement that starts a COPY data stream. The connection is left inside
+    /// the copy, so the pool closes it.
+    static func copyNotSupported(sql: String? = nil) -> PostgresError {
+        PostgresError(
+            .invalidArgument, operation: "pipeline",
+            message: "COPY with STDIN or STDOUT is not supported, because the library reads whole results; read rows with SELECT and write them with INSERT",
+            sql: sql)
     }
 
     static func affectedRows(_ result: OpaquePointer) -> Int {

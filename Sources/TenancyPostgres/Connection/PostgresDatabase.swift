@@ -143,14 +143,22 @@ public final class PostgresDatabase: Sendable {
     /// Runs statements in one round trip; see ``PostgresConnection/pipeline(_:)``.
     ///
     /// The calling task sends them without blocking and waits for the results on the
-    /// process's poller thread (``PostgresConnection/sendAndAwait(_:)``), so a statement costs
-    /// no hop to the connection's queue.
+    /// process's poller thread (``PostgresConnection/sendAndAwait(_:sessionReset:)``), so a
+    /// statement costs no hop to the connection's queue.
     public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresResult] {
+        try await pipeline(statements, sessionReset: [])
+    }
+
+    /// Runs statements as ``pipeline(_:)`` does, then `sessionReset` in the same round trip.
+    ///
+    /// The reset runs after the statements' transaction ended, whatever its outcome. The
+    /// connection goes back to the pool only when every reset statement succeeded.
+    func pipeline(_ statements: [PostgresStatement], sessionReset: [PostgresStatement]) async throws -> [PostgresResult] {
         guard !statements.isEmpty else { return [] }
         var preparedAgain = false
         while true {
             let connection = try await checkOut(verifying: false)
-            switch await connection.sendAndAwait(statements) {
+            switch await connection.sendAndAwait(statements, sessionReset: sessionReset) {
             case .broken:
                 await discard(connection)
             case .finished(let result, let reusable):

@@ -136,7 +136,8 @@ final class PostgresPoller: @unchecked Sendable {
     }
 }
 
-/// A pipeline sent on a connection, read by ``PostgresPoller`` until its Sync result arrives.
+/// A pipeline sent on a connection, read by ``PostgresPoller`` until its last Sync result
+/// arrives.
 ///
 /// The task that sent the pipeline hands the `PGconn*` to the poller thread by registering the
 /// operation, and takes it back when the continuation resumes, so exactly one thread uses the
@@ -151,11 +152,14 @@ final class PollOperation: @unchecked Sendable {
     var deadline: DispatchTime?
     var needsWrite: Bool
 
-    private let statementCount: Int
+    /// The number of results before each Sync, counted from the start: `[2, 4]` for two
+    /// statements, a Sync, two more and a second Sync.
+    private let syncPositions: [Int]
     private var phase: Phase = .result(0)
     /// One raw result per statement, in order; the sender frees them.
     private(set) var results: [OpaquePointer] = []
-    private(set) var syncStatus: ExecStatusType?
+    /// The status of each Sync result read so far, in order.
+    private(set) var syncStatuses: [ExecStatusType] = []
     /// Why the pipeline could not finish: the connection failed, or the server started a COPY.
     private(set) var failure: PostgresError?
     var continuation: CheckedContinuation<Void, Never>?
@@ -165,17 +169,21 @@ final class PollOperation: @unchecked Sendable {
         case result(Int)
         /// Reading past statement `index`'s result to the NULL that ends it.
         case drain(Int)
-        case sync
+        /// Waiting for the Sync result after statement `index`.
+        case sync(after: Int)
         case done
     }
 
-    init(handle: OpaquePointer, socket: Int32, canceller: QueryCanceller, statement: UInt64, deadline: DispatchTime?, statementCount: Int, needsWrite: Bool) {
+    init(
+        handle: OpaquePointer, socket: Int32, canceller: QueryCanceller, statement: UInt64, deadline: DispatchTime?, syncPositions: [Int],
+        needsWrite: Bool
+    ) {
         self.handle = handle
         self.socket = socket
         self.canceller = canceller
         self.statement = statement
         self.deadline = deadline
-        self.statementCount = statementCount
+        self.syncPositions = syncPositions
         self.needsWrite = needsWrite
     }
 
@@ -207,9 +215,7 @@ final class PollOperation: @unchecked Sendable {
                 // libpq returns a COPY result again on every call until the copy ends, so
                 // reading on would never finish. Closing the connection ends the copy.
                 PQclear(result)
-                failure = PostgresError(
-                    .protocolViolation, operation: "pipeline",
-                    message: "COPY is not supported through the pool; the connection is closed and replaced")
+                failure = PostgresConnection.copyNotSupported()
                 phase = .done
                 return true
             }
@@ -225,16 +231,17 @@ final class PollOperation: @unchecked Sendable {
                 if let result {
                     PQclear(result)
                 } else {
-                    phase = index + 1 < statementCount ? .result(index + 1) : .sync
+                    phase = syncPositions.contains(index + 1) ? .sync(after: index) : .result(index + 1)
                 }
-            case .sync:
+            case .sync(let index):
                 guard let result else {
                     fail(reason: PostgresConnection.errorMessage(handle))
                     return true
                 }
-                syncStatus = PQresultStatus(result)
+                syncStatuses.append(PQresultStatus(result))
                 PQclear(result)
-                phase = .done
+                let next = index + 1
+                phase = next < (syncPositions.last ?? 0) ? .result(next) : .done
             case .done:
                 return true
             }

@@ -14,8 +14,14 @@ extension PostgresTenantDatabase {
     /// statement cannot make the transaction read-write again (25001). The pipeline's implicit
     /// transaction would not do: there, `DO $$ BEGIN COMMIT; INSERT ... END $$` commits the
     /// read-only transaction and writes in a new one (seen on PostgreSQL 15.18), while inside
-    /// an explicit transaction that `COMMIT` fails (2D000). The cost is three round trips:
-    /// `BEGIN`, one pipeline with the setting and the statement, and `COMMIT`.
+    /// an explicit transaction that `COMMIT` fails (2D000). The transaction ends with
+    /// `ROLLBACK`, because some writes pass the read-only check: PostgreSQL 15.18 lets
+    /// `lo_from_bytea` create a large object in a read-only transaction.
+    ///
+    /// Afterwards, also when it failed, `DISCARD ALL` undoes what the statement left on the
+    /// pooled session (settings such as `search_path`, advisory locks, held cursors, `LISTEN`),
+    /// so it cannot change the results of later platform reads. The cost is four round trips:
+    /// `BEGIN`, one pipeline with the setting and the statement, `ROLLBACK` and `DISCARD ALL`.
     ///
     /// - Throws: ``IsolationError`` with code ``IsolationError/Code/denied`` outside the
     ///   platform scope, inside a tenant scope too. ``IsolationError`` with code
@@ -33,8 +39,11 @@ extension PostgresTenantDatabase {
                     + "without a tenant: pass maintenance: to PostgresTenantDatabase; in the tenancy CLI, pass --maintenance-database URL or set \(Self.maintenanceVariable)")
         }
         let statement = query.statement
-        return try await maintenance.transaction { connection in
-            try connection.pipeline([Self.readOnlyStatement, statement])[1].rows
+        return try await maintenance.withConnection { connection in
+            defer { connection.discardSessionState() }
+            try connection.execute("BEGIN")
+            defer { connection.rollBackQuietly() }
+            return try connection.pipeline([Self.readOnlyStatement, statement])[1].rows
         }
     }
 

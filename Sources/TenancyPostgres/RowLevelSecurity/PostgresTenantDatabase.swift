@@ -14,6 +14,15 @@ public import Tenancy
 /// (`set_config(..., false)`) binds no later transaction: the binding also records the
 /// transaction's start time, which the check compares with its own.
 ///
+/// Tenant SQL can also change the session beyond its transaction: settings such as
+/// `client_encoding` or `search_path`, session advisory locks and `SET ROLE`. So with the
+/// verified binding, after every tenant statement and in the same round trip, the pool runs
+/// ``sessionReset``, and closes the connection when that fails. The trusted binding skips it,
+/// because there every statement is trusted code, which could bind any tenant anyway.
+///
+/// NOTE: ``sessionReset`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
+/// tenant SQL creates on the connection. Later tenants meet them only by naming them.
+///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).
 /// With a maintenance pool it also checks that role, for platform-wide reads through
@@ -50,6 +59,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         maintenance: PostgresDatabase? = nil
     ) async throws {
         try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        self.sessionResetStatements = binding.isVerified ? Self.sessionReset : []
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
@@ -61,20 +71,37 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
 
     /// Returns a handle bound to `tenant`.
     public func handle(for tenant: Tenant) async throws -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenant.id, database: database, binding: binding)
+        handle(forID: tenant.id)
     }
 
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding)
+        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, sessionReset: sessionResetStatements)
     }
+
+    /// ``sessionReset`` with the verified binding, else nothing.
+    let sessionResetStatements: [PostgresStatement]
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await database.pipeline([binding.statement(tenant: nil), query.statement])[1].rows
+        try await database.pipeline([binding.statement(tenant: nil), query.statement], sessionReset: sessionResetStatements)[1].rows
     }
+
+    /// The statements that undo, after each tenant statement, what it left on the pooled
+    /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
+    /// `SET ROLE` (which `RESET ALL` skips), and session advisory locks.
+    ///
+    /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
+    /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
+    /// key would have blocked every later migration. Like every pooled statement, they are
+    /// prepared once per connection where the role cannot list prepared statements; where it
+    /// can, they go unnamed, because SQL that could name them could replace them.
+    static let sessionReset = [
+        PostgresStatement("RESET ALL"),
+        PostgresStatement("SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false)"),
+    ]
 }
 
 /// A database handle bound to one tenant, handed to tenant-scoped code by
@@ -84,6 +111,8 @@ public struct PostgresTenantHandle: Sendable {
     public let tenantID: TenantID
     let database: PostgresDatabase
     let binding: PostgresTenantBinding
+    /// The statements run after each statement; see ``PostgresTenantDatabase/sessionReset``.
+    var sessionReset: [PostgresStatement] = []
 
     /// Runs a statement as the tenant and returns its rows.
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -98,7 +127,7 @@ public struct PostgresTenantHandle: Sendable {
 
     /// Sends the binding and the statement in one pipeline and returns the statement's result.
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
-        let results = try await database.pipeline([binding.statement(tenant: tenantID), query.statement])
+        let results = try await database.pipeline([binding.statement(tenant: tenantID), query.statement], sessionReset: sessionReset)
         return results[1]
     }
 
@@ -108,12 +137,19 @@ public struct PostgresTenantHandle: Sendable {
     /// The binding is computed once, when the transaction starts, and sent again in front of
     /// every statement (same round trip), so SQL in the transaction that resets the settings
     /// (`RESET ALL`, `set_config`) affects at most its own statement. `now()` stays at the
-    /// transaction's start, so the tag's minute does too.
+    /// transaction's start, so the tag's minute does too. After the commit or rollback the
+    /// connection runs ``PostgresTenantDatabase/sessionReset``.
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
         let bind = binding.statement(tenant: tenantID)
-        return try await database.transaction { connection in
-            try body(PostgresTenantTransaction(connection: connection, binding: bind))
+        let sessionReset = self.sessionReset
+        return try await database.withConnection { connection in
+            defer {
+                if !sessionReset.isEmpty { connection.resetSession(sessionReset) }
+            }
+            return try connection.inTransaction {
+                try body(PostgresTenantTransaction(connection: connection, binding: bind))
+            }
         }
     }
 }
