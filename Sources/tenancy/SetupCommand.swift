@@ -17,8 +17,10 @@ enum SetupCommand {
             else.
             The SQL creates the roles that are missing (LOGIN, no superuser, no BYPASSRLS except
             the maintenance role), revokes TEMPORARY on the database and CREATE on schema public
-            from PUBLIC, hides the session's prepared statements (pg_prepared_statements) from
-            PUBLIC, and creates the schema owned by the owner role. The first 'tenancy create'
+            from PUBLIC, hides the session's prepared statements (pg_prepared_statements) and
+            other sessions' SQL (pg_stat_activity) from PUBLIC, takes pg_terminate_backend,
+            pg_cancel_backend and large-object creation from PUBLIC, and creates the schema owned
+            by the owner role. The first 'tenancy create'
             then installs the tables as the owner role. A table of your own gets row-level
             security from PostgresRowLevelSecurity.protect(table:), which also grants the
             maintenance role SELECT on it.

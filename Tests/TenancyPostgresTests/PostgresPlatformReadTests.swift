@@ -268,11 +268,18 @@ struct PostgresPlatformReadTests {
 
     @Test("large object written by a platform read is rolled back")
     func largeObjectIsRolledBack() async throws {
-        try await Self.withPlatformReads { _, tenants, _ in
+        try await Self.withPlatformReads { _, tenants, maintenance in
             // PostgreSQL 15.18 lets lo_from_bytea create a large object in a read-only
-            // transaction.
-            let created = try await TenantManager().withPlatformScope(reason: "test: large object") {
-                try await tenants.platformQuery("SELECT pg_catalog.lo_from_bytea(0, '\\x00')::int8 AS oid")[0].integer("oid")
+            // transaction. The superuser SQL takes the function from PUBLIC, so this grants it
+            // to the maintenance role for the test, as a deployment without that step has it.
+            let role = try PostgresIdentifier.quoted(maintenance.configuration.user)
+            let admin = try await PostgresTestServer.admin()
+            let created = try await PostgresTestServer.withDatabaseGrantsLocked {
+                try await admin.execute("GRANT EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) TO \(role)")
+                defer { Task { try? await admin.execute("REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) FROM \(role)") } }
+                return try await TenantManager().withPlatformScope(reason: "test: large object") {
+                    try await tenants.platformQuery("SELECT pg_catalog.lo_from_bytea(0, '\\x00')::int8 AS oid")[0].integer("oid")
+                }
             }
             let stored = try await PostgresTestServer.admin().query(
                 "SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata WHERE oid = $1::int8::oid", [.integer(created)])

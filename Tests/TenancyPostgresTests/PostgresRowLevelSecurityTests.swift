@@ -94,6 +94,25 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    @Test("tenant SQL cannot see or end other sessions or make large objects")
+    func sharedRoleFunctionsAreRevoked() async throws {
+        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let statements: [PostgresQuery] = [
+                "SELECT query FROM pg_catalog.pg_stat_activity",
+                "SELECT pg_catalog.pg_stat_get_backend_activity(1)",
+                "SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid())",
+                "SELECT pg_catalog.pg_cancel_backend(pg_catalog.pg_backend_pid())",
+                "SELECT pg_catalog.lo_from_bytea(0, '\\x00')",
+                "SELECT pg_catalog.lo_create(0)",
+            ]
+            for statement in statements {
+                let error = await #expect(throws: PostgresError.self) { try await asA.query(statement) }
+                #expect(error?.code == .insufficientPrivilege, "\(statement)")
+            }
+        }
+    }
+
     @Test("DEALLOCATE ALL by A's SQL leaves B's next statement bound to B")
     func deallocatedBindingIsPreparedAgain() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in

@@ -62,8 +62,10 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// `LOGIN` and no password, so the DBA sets passwords with `ALTER ROLE ... PASSWORD`),
     /// removes superuser and `BYPASSRLS` from the owner and application roles, revokes
     /// `TEMPORARY` on the database from `PUBLIC` and the application role, hides the session's
-    /// prepared statements (`pg_prepared_statements`) from `PUBLIC`, and creates the library's
-    /// schema owned by the owner role. Running it again changes nothing else.
+    /// prepared statements (`pg_prepared_statements`) and other sessions' SQL
+    /// (`pg_stat_activity`) from `PUBLIC`, takes `pg_terminate_backend`, `pg_cancel_backend` and
+    /// the creation of large objects from `PUBLIC`, and creates the library's schema owned by
+    /// the owner role. Running it again changes nothing else.
     public func superuserSQL(database: String, roles: Roles) throws -> String {
         let owner = try PostgresIdentifier.quoted(roles.owner)
         let application = try PostgresIdentifier.quoted(roles.application)
@@ -89,6 +91,17 @@ public struct PostgresRowLevelSecurity: Sendable {
             // cannot replace it (see PostgresConfiguration.preparedStatementCacheSize).
             "REVOKE SELECT ON pg_catalog.pg_prepared_statements FROM PUBLIC;",
             "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() FROM PUBLIC;",
+            // Every tenant's SQL runs as the one application role, and PostgreSQL shows a
+            // role its own sessions' SQL text, literals included, and lets it end them. So
+            // tenant A could read B's running statements and cancel or end B's backend.
+            "REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC;",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer) FROM PUBLIC;",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_backend_activity(integer) FROM PUBLIC;",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_terminate_backend(integer, bigint) FROM PUBLIC;",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_cancel_backend(integer) FROM PUBLIC;",
+            // Large objects have no tenant_id and no row-level security, and all of the
+            // application role's are readable by every tenant's SQL.
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);",
             "ALTER SCHEMA \(quotedSchema) OWNER TO \(owner);",
         ]
