@@ -56,6 +56,9 @@ extension IsolationCommands {
                 try await tenants.platformQuery(query)
             }
         } catch let error as PostgresError {
+            if error.code == .insufficientPrivilege {
+                throw MaintenancePrivilegeError(underlying: error)
+            }
             guard let code = error.code, readOnlyViolations.contains(code.rawValue) else {
                 throw error
             }
@@ -72,5 +75,17 @@ struct PlatformWriteRejectedError: Error, CustomStringConvertible {
     var description: String {
         "the statement tried to write, and 'sql --platform' runs it in a read-only transaction, so nothing changed (SQLSTATE \(sqlState)); "
             + "change a tenant's rows with 'sql --tenant ID'"
+    }
+}
+
+/// The maintenance role lacks a privilege a `sql --platform` statement needs, most often
+/// `SELECT` on a table that was protected without naming it, or `USAGE` on the table's schema.
+struct MaintenancePrivilegeError: Error, CustomStringConvertible {
+    let underlying: PostgresError
+
+    var description: String {
+        "the maintenance role may not read what the statement names (SQLSTATE 42501): protect the table with "
+            + "protect(table:owner:applicationRole:maintenanceRole:), which grants it SELECT, and GRANT USAGE on the table's schema to it"
+            + CommandLineTool.serverDetail(underlying)
     }
 }

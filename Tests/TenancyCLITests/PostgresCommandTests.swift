@@ -215,6 +215,22 @@ struct PostgresCommandTests {
         #expect(invalid.stderr.hasPrefix("error: invalid schema name '' in --only-schema: expected comma-separated schema names such as 'tenancy,public'\n"))
     }
 
+    @Test func sqlPlatformNamesMissingMaintenanceGrant() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let maintenanceURL = try CLIPostgresServer.maintenanceURL()
+        let created = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example")
+        #expect(created.status == 0, "\(created.stderr)")
+        // The schema and its table were never granted to the maintenance role.
+        try await workspace.ownerExecute("CREATE TABLE \"\(workspace.schema)\".ungranted (tenant_id text NOT NULL, PRIMARY KEY (tenant_id))")
+        let read = try await workspace.run(
+            "sql", "--platform", "--reason", "report", "SELECT * FROM \"\(workspace.schema)\".ungranted",
+            "--maintenance-database", maintenanceURL, withOwner: false)
+        #expect(read.status == 1)
+        #expect(read.stderr.hasPrefix("error: the maintenance role may not read what the statement names (SQLSTATE 42501): protect the table with"))
+        #expect(read.stderr.contains("\nserver message: permission denied for schema \(workspace.schema)\n"))
+    }
+
     @Test func sqlPlatformReadsAcrossTenants() async throws {
         let workspace = try PostgresWorkspace()
         defer { Task { try? await workspace.drop() } }
