@@ -139,6 +139,9 @@ enum CommandLineTool {
         lines += [
             "",
             "The database is --database URL, else \(DatabaseLocation.environmentVariable), else sqlite:./tenancy.sqlite.",
+            "On PostgreSQL, --owner-database URL (\(PostgresSettings.ownerVariable)) names the owner role,",
+            "--maintenance-database URL (\(PostgresSettings.maintenanceVariable)) the role of 'sql --platform',",
+            "--schema NAME the schema, and \(PostgresBindingSecret.environmentVariable) holds the binding secret.",
             "Options may come before or after arguments, as '--option VALUE' or '--option=VALUE'; a value",
             "that starts with '--' needs the second form. 'tenancy COMMAND --help' prints a command's usage.",
             "'tenancy --version' prints the version.",
