@@ -6,6 +6,39 @@ import Testing
 /// The verified binding's session reset and the statement cache, together.
 @Suite("PostgreSQL session reset with the statement cache", .serialized)
 struct PostgresSessionResetTests {
+    @Test("cache of one prepares one statement of a pipeline")
+    func cacheOfOneStaysAtOne() async throws {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.preparedStatementCacheSize = 1
+        let database = try PostgresDatabase(configuration, maximumConnections: 1)
+        let results = try await database.pipeline(
+            [PostgresStatement("SELECT $1::int8 + 1 AS value", [.integer(1)]), PostgresStatement("SELECT $1::int8 + 2 AS value", [.integer(1)])],
+            sessionReset: PostgresTenantDatabase.sessionReset)
+        #expect(try results[0].rows[0].integer("value") == 2)
+        #expect(try results[1].rows[0].integer("value") == 3)
+        let prepared = try await database.withCheckedOutConnection { connection in
+            connection.box.preparedNames.count
+        }
+        #expect(prepared == 1)
+        await database.close()
+    }
+
+    @Test("same new statement twice in a pipeline gets one name")
+    func duplicateStatementInPipeline() async throws {
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        configuration.preparedStatementCacheSize = 4
+        let database = try PostgresDatabase(configuration, maximumConnections: 1)
+        let statement = PostgresStatement("SELECT $1::int8 * 2 AS value", [.integer(21)])
+        let results = try await database.pipeline([statement, statement])
+        #expect(try results[0].rows[0].integer("value") == 42)
+        #expect(try results[1].rows[0].integer("value") == 42)
+        let prepared = try await database.withCheckedOutConnection { connection in
+            connection.box.preparedNames.count
+        }
+        #expect(prepared == 1)
+        await database.close()
+    }
+
     @Test("DEALLOCATE ALL with unnamed reset runs B's write once")
     func deallocateWithUnnamedReset() async throws {
         // A cache of two fills before the reset statements are prepared, so the reset goes
