@@ -20,13 +20,17 @@ struct RowLevelSecurityFixture {
 
     /// Installs a fresh schema, runs `body`, and drops the schema and the pool afterwards.
     static func with<Result>(
-        trusted: Bool = false, poolSize: Int = 2, _ body: (RowLevelSecurityFixture) async throws -> Result
+        trusted: Bool = false, poolSize: Int = 2, preparedStatementCacheSize: Int? = nil, _ body: (RowLevelSecurityFixture) async throws -> Result
     ) async throws -> Result {
         let rls = try PostgresRowLevelSecurity(schema: PostgresTestServer.uniqueSchemaName("test_rls"))
         let secret = PostgresBindingSecret.generate()
         let binding: PostgresTenantBinding = trusted ? .trusted : .verified(secret)
         let owner = try await PostgresTestServer.owner()
-        let pool = try PostgresDatabase(url: try PostgresTestServer.urls().application, maximumConnections: poolSize)
+        var configuration = try PostgresConfiguration(url: try PostgresTestServer.urls().application)
+        if let preparedStatementCacheSize {
+            configuration.preparedStatementCacheSize = preparedStatementCacheSize
+        }
+        let pool = try PostgresDatabase(configuration, maximumConnections: poolSize)
         do {
             try await install(rls, binding: binding, owner: owner, applicationRole: pool.configuration.user)
             let tenants = try await PostgresTenantDatabase(pool, binding: binding, rowLevelSecurity: rls)

@@ -183,9 +183,15 @@ extension PostgresConnection {
     /// next caller, perhaps bound to another tenant, would run. For the same reason
     /// ``PostgresConnection/connect(_:)`` turns the cache off when the role can list the
     /// session's prepared statements.
+    ///
+    /// Names are recorded only once the server confirms them, so the statements this pipeline
+    /// prepares count against the size here. A statement that appears again in the same
+    /// pipeline goes unnamed, because a second prepare would leave an unused statement on the
+    /// server, and executing the first name would fail when its prepare was skipped.
     private nonisolated func plan(_ statements: [PostgresStatement]) -> [Step] {
         var steps: [Step] = []
         steps.reserveCapacity(statements.count + 1)
+        var preparing: Set<PreparedKey> = []
         for (index, statement) in statements.enumerated() {
             guard box.preparedCapacity > 0 else {
                 steps.append(Step(kind: .execute, statement: index))
@@ -194,7 +200,8 @@ extension PostgresConnection {
             let key = PreparedKey(statement)
             if let name = box.preparedNames[key] {
                 steps.append(Step(kind: .executePrepared(name), statement: index))
-            } else if box.preparedNames.count < box.preparedCapacity {
+            } else if !preparing.contains(key), box.preparedNames.count + preparing.count < box.preparedCapacity {
+                preparing.insert(key)
                 var generator = SystemRandomNumberGenerator()
                 let name = "tenancy_" + String(generator.next(), radix: 16) + "_" + String(generator.next(), radix: 16)
                 steps.append(Step(kind: .prepare(name), statement: index))
