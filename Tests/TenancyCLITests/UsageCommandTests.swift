@@ -6,9 +6,22 @@ import Testing
 @Suite struct UsageCommandTests {
     /// Creates the free-tier tenant `acme` (10 debates per day) and returns its workspace.
     func freeTenant() async throws -> Workspace {
+        try await Self.waitPastDayBoundary()
         let workspace = try Workspace()
         try await workspace.createTenant(id: "acme", tier: "free")
         return workspace
+    }
+
+    /// Waits until a new UTC day has begun when less than a minute of the current one is
+    /// left. These tests charge a daily quota and read it back with separate runs of the
+    /// tool, and a run that started before midnight and read after it saw an empty new day
+    /// (seen in a full test run at 00:00 UTC).
+    static func waitPastDayBoundary() async throws {
+        let secondsIntoDay = Int(Date().timeIntervalSince1970) % 86_400
+        let remaining = 86_400 - secondsIntoDay
+        if remaining < 60 {
+            try await Task.sleep(for: .seconds(remaining + 1))
+        }
     }
 
     /// Returns the `usage show --json` entry of one quota period.
