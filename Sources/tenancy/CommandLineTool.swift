@@ -27,7 +27,11 @@ enum CommandLineTool {
                 return .success
             }
             if remaining.contains("--version") {
-                console.write("tenancy \(version)")
+                if remaining.contains("--json") {
+                    console.write("{\"version\":\"\(version)\"}")
+                } else {
+                    console.write("tenancy \(version)")
+                }
                 return .success
             }
             console.writeError("error: missing command\n\(generalUsage)\nRun 'tenancy help' for the list of commands.")

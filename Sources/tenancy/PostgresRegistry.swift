@@ -132,6 +132,9 @@ extension OpenRegistry {
     ) async throws -> OpenRegistry {
         var configuration = try parseURL(url, source: "--database")
         configuration.statementTimeLimit = settings.statementTimeLimit
+        guard (try? PostgresIdentifier.quoted(settings.schema)) != nil else {
+            throw UsageError("invalid schema name '\(settings.schema)' in --schema or \(PostgresSettings.schemaVariable): expected 1 to 63 bytes without NUL")
+        }
         if let ownerURL = settings.ownerURL {
             _ = try parseURL(ownerURL, source: "--owner-database")
         }

@@ -110,6 +110,19 @@ import Testing
         #expect(result.stderr == "")
     }
 
+    @Test func versionOptionJSON() async throws {
+        let result = try await TenancyExecutable.run(["--version", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "{\"version\":\"0.1.0\"}\n")
+    }
+
+    @Test func emptySchemaIsUsageError() async throws {
+        // The name is checked before any connection, so the unreachable port is never used.
+        let result = try await TenancyExecutable.run(["list", "--database", "postgres://app:secret@127.0.0.1:1/app", "--schema", ""])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: invalid schema name '' in --schema or TENANCY_DATABASE_SCHEMA: expected 1 to 63 bytes without NUL\n"))
+    }
+
     @Test func unopenableDatabaseNamesPath() async throws {
         let workspace = try Workspace()
         let path = workspace.directory.appendingPathComponent("missing-directory/registry.sqlite").path
