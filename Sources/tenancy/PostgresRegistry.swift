@@ -210,7 +210,7 @@ extension OpenRegistry {
 
     /// Parses a PostgreSQL URL, turning an invalid one into a usage error that shows the URL
     /// without its password.
-    private static func parseURL(_ url: String, source: String) throws(UsageError) -> PostgresConfiguration {
+    static func parseURL(_ url: String, source: String) throws(UsageError) -> PostgresConfiguration {
         do {
             return try PostgresConfiguration(url: url)
         } catch {

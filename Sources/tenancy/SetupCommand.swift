@@ -37,11 +37,12 @@ enum SetupCommand {
         guard let ownerURL = settings.ownerURL else {
             throw UsageError("missing owner role: pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
         }
-        let application = try configuration(applicationURL, source: "--database")
-        let owner = try configuration(ownerURL, source: "--owner-database")
-        let maintenance = try settings.maintenanceURL.map { try configuration($0, source: "--maintenance-database") }
+        let application = try OpenRegistry.parseURL(applicationURL, source: "--database")
+        let owner = try OpenRegistry.parseURL(ownerURL, source: "--owner-database")
+        let maintenance = try settings.maintenanceURL.map { try OpenRegistry.parseURL($0, source: "--maintenance-database") }
         let roles = PostgresRowLevelSecurity.Roles(owner: owner.user, application: application.user, maintenance: maintenance?.user)
-        guard Set([owner.user, application.user] + (maintenance.map { [$0.user] } ?? [])).count == 2 + (maintenance == nil ? 0 : 1) else {
+        let names = [owner.user, application.user] + (maintenance.map { [$0.user] } ?? [])
+        guard Set(names).count == names.count else {
             throw UsageError("the application, owner and maintenance roles must be three different roles, as row-level security depends on it")
         }
         let sql: String
@@ -51,13 +52,5 @@ enum SetupCommand {
             throw UsageError("invalid role, database or schema name: \(error)")
         }
         invocation.console.write(sql)
-    }
-
-    private static func configuration(_ url: String, source: String) throws -> PostgresConfiguration {
-        do {
-            return try PostgresConfiguration(url: url)
-        } catch {
-            throw UsageError("invalid \(source) '\(DatabaseLocation.redacted(url))': \((error as? PostgresError)?.message ?? "\(error)")")
-        }
     }
 }
