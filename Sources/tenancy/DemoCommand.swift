@@ -337,7 +337,7 @@ enum DemoCommand {
     struct Inspection {
         /// The database (and schema) options every command takes.
         let options: String
-        /// What `verify` needs on top: the owner role, and the demo's schema only.
+        /// The options `verify` needs on top: the owner role, and the demo's schema only.
         let verifyOptions: String
         let debatesTable: String
         /// The line that exports the binding secret the demo generated, or nil.

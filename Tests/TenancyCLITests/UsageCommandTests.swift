@@ -13,9 +13,8 @@ import Testing
     }
 
     /// Waits until a new UTC day has begun when less than a minute of the current one is
-    /// left. These tests charge a daily quota and read it back with separate runs of the
-    /// tool, and a run that started before midnight and read after it saw an empty new day
-    /// (seen in a full test run at 00:00 UTC).
+    /// left. These tests charge a daily quota and read it back with separate runs of the tool.
+    /// In a full test run at 00:00 UTC, a read after midnight saw the new day's empty window.
     static func waitPastDayBoundary() async throws {
         let secondsIntoDay = Int(Date().timeIntervalSince1970) % 86_400
         let remaining = 86_400 - secondsIntoDay

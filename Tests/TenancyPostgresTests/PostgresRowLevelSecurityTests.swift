@@ -311,10 +311,10 @@ struct PostgresRowLevelSecurityTests {
                     set_config('tenancy.bound_at', current_setting('tenancy.bound_at'), false)
                     """),
             ])
-            // The copy is in the session: code that uses the pool without a binding sees it...
+            // The copy is in the session, where code that uses the pool without a binding reads it.
             let copied = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id', true) AS tenant")
             #expect(try copied[0].optionalText("tenant") == fixture.tenantA.rawValue)
-            // ...but its statements run in a later transaction, so the check returns no tenant.
+            // Its statements run in a later transaction, so the check returns no tenant.
             #expect(try await fixture.pool.query("SELECT id FROM \(fixture.items)").count == 0)
             #expect(try await fixture.pool.query("SELECT \(fixture.rls.quotedSchema).current_tenant() AS tenant")[0].optionalText("tenant") == nil)
         }

@@ -26,7 +26,7 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// A statement sent through ``PostgresDatabase/query(_:_:)``, ``PostgresDatabase/execute(_:_:)``
     /// or ``PostgresDatabase/pipeline(_:)`` is parsed and planned once per connection, then
     /// executed by name. A connection prepares nothing when its role (or a role it can become)
-    /// can list the session's prepared statements; see ``PostgresConnection/sendAndAwait(_:)``.
+    /// can list the session's prepared statements; see ``PostgresConnection/sendAndAwait(_:sessionReset:)``.
     public var preparedStatementCacheSize = 256
 
     /// The libpq keywords a URL's query string may set. Others are rejected, so a typo such as

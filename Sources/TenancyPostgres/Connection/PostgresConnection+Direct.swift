@@ -6,7 +6,7 @@ extension PostgresConnection {
     enum DirectOutcome: Sendable {
         /// The connection was broken or inside a transaction before anything was sent.
         case broken
-        /// The pipeline ran, and `reusable` tells whether the connection may go back to the pool.
+        /// The pipeline ran, and `reusable` is whether the connection may go back to the pool.
         case finished(Result<[PostgresResult], any Error>, reusable: Bool)
     }
 

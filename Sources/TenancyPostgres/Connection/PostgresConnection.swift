@@ -17,9 +17,9 @@ import Synchronization
 /// cancelled when it runs past ``PostgresConfiguration/statementTimeLimit``.
 ///
 /// One path skips the queue: ``PostgresDatabase/query(_:_:)``, ``PostgresDatabase/execute(_:_:)``
-/// and ``PostgresDatabase/pipeline(_:)`` send from the calling task without blocking and wait
-/// on the process's poller thread (``sendAndAwait(_:)``), because the pool has checked the
-/// connection out for that one call and nothing else can reach it.
+/// and ``PostgresDatabase/pipeline(_:)`` send from the calling task without blocking. They wait
+/// on the process's poller thread (``sendAndAwait(_:sessionReset:)``), which is safe because the
+/// pool checked the connection out for that one call and nothing else can reach it.
 public actor PostgresConnection {
     nonisolated let executor: DispatchQueueExecutor
     nonisolated public var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -188,7 +188,7 @@ public actor PostgresConnection {
     }
 
     /// Checks what ``isReusable()`` checks, for callers that own the connection without being
-    /// on its queue (see ``sendAndAwait(_:)``).
+    /// on its queue (see ``sendAndAwait(_:sessionReset:)``).
     static func isReusable(_ box: HandleBox) -> Bool {
         guard let handle = box.handle else { return false }
         let socket = PQsocket(handle)
@@ -454,8 +454,8 @@ public actor PostgresConnection {
         return PostgresError(.connectionBroken, operation: operation, message: "the connection failed: \(reason)", sql: sql)
     }
 
-    /// The error for a statement that starts a COPY data stream. The connection is left inside
-    /// the copy, so the pool closes it.
+    /// Returns the error for a statement that starts a COPY data stream. The connection is left
+    /// inside the copy, so the pool closes it.
     static func copyNotSupported(sql: String? = nil) -> PostgresError {
         PostgresError(
             .invalidArgument, operation: "pipeline",

@@ -4,8 +4,8 @@ import Foundation
 import Synchronization
 
 /// One thread that waits, with epoll, on the sockets of every connection that has a statement
-/// in flight through the pool's direct path (see ``PostgresConnection/sendAndAwait(_:)``), and
-/// reads the results as they arrive.
+/// in flight through the pool's direct path, and reads the results as they arrive (see
+/// ``PostgresConnection/sendAndAwait(_:sessionReset:)``).
 ///
 /// A statement through a connection's own queue costs two thread wake-ups on the client: the
 /// queue's thread to send, then the same thread again when the reply arrives, before the

@@ -27,9 +27,8 @@ final class QueryCanceller: @unchecked Sendable {
         var reason: Reason?
     }
 
-    /// Where time-limit cancellations run: a serial queue of their own, because `PQcancel`
-    /// blocks on the network, and on Linux `DispatchQueue.global()` shares its threads with
-    /// Swift's cooperative pool.
+    /// The serial queue that time-limit cancellations run on. `PQcancel` blocks on the network,
+    /// and on Linux `DispatchQueue.global()` shares its threads with Swift's cooperative pool.
     static let timeLimitQueue = DispatchQueue(label: "tenancy.postgres.cancel")
 
     private let handle: OpaquePointer

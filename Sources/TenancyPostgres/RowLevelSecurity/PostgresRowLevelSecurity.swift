@@ -61,11 +61,11 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// Returns the SQL a superuser runs once in `database`: it creates the missing roles (with
     /// `LOGIN` and no password, so the DBA sets passwords with `ALTER ROLE ... PASSWORD`),
     /// removes superuser and `BYPASSRLS` from the owner and application roles, revokes
-    /// `TEMPORARY` on the database from `PUBLIC` and the application role, hides the session's
-    /// prepared statements (`pg_prepared_statements`) and other sessions' SQL
-    /// (`pg_stat_activity`) from `PUBLIC`, takes `pg_terminate_backend`, `pg_cancel_backend` and
-    /// the creation of large objects from `PUBLIC`, and creates the library's schema owned by
-    /// the owner role. Running it again changes nothing else.
+    /// `TEMPORARY` on the database from `PUBLIC` and the application role, and creates the
+    /// library's schema owned by the owner role. It also revokes from `PUBLIC` the session's
+    /// prepared statements (`pg_prepared_statements`), other sessions' SQL (`pg_stat_activity`),
+    /// `pg_terminate_backend`, `pg_cancel_backend` and the creation of large objects. Running it
+    /// again changes nothing else.
     public func superuserSQL(database: String, roles: Roles) throws -> String {
         let owner = try PostgresIdentifier.quoted(roles.owner)
         let application = try PostgresIdentifier.quoted(roles.application)

@@ -96,7 +96,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
     /// key would have blocked every later migration. Like every pooled statement, they are
-    /// prepared once per connection where the role cannot list prepared statements; where it
+    /// prepared once per connection where the role cannot list prepared statements. Where it
     /// can, they go unnamed, because SQL that could name them could replace them.
     static let sessionReset = [
         PostgresStatement("RESET ALL"),
