@@ -19,8 +19,12 @@ struct RowLevelSecurityFixture {
     static let bindSQL = PostgresTenantBinding.sql
 
     /// Installs a fresh schema, runs `body`, and drops the schema and the pool afterwards.
+    ///
+    /// `check` picks the verified binding's check: `.plpgsql`, or `.library`, for which a
+    /// superuser first creates the C functions of the `tenancy_binding` library in the schema.
     static func with<Result>(
-        trusted: Bool = false, poolSize: Int = 2, preparedStatementCacheSize: Int? = nil, _ body: (RowLevelSecurityFixture) async throws -> Result
+        trusted: Bool = false, check: PostgresBindingCheck = .plpgsql, poolSize: Int = 2, preparedStatementCacheSize: Int? = nil,
+        _ body: (RowLevelSecurityFixture) async throws -> Result
     ) async throws -> Result {
         let rls = try PostgresRowLevelSecurity(schema: PostgresTestServer.uniqueSchemaName("test_rls"))
         let secret = PostgresBindingSecret.generate()
@@ -32,8 +36,15 @@ struct RowLevelSecurityFixture {
         }
         let pool = try PostgresDatabase(configuration, maximumConnections: poolSize)
         do {
+            if check == .library {
+                try await installLibrary(rls, owner: owner)
+            }
             try await install(rls, binding: binding, owner: owner, applicationRole: pool.configuration.user)
             let tenants = try await PostgresTenantDatabase(pool, binding: binding, rowLevelSecurity: rls)
+            let expected: PostgresBindingCheck = trusted ? .trusted : check
+            guard tenants.bindingCheck == expected else {
+                throw PostgresTestServer.SetupError("the fixture expected the \(expected) check, the database runs the \(tenants.bindingCheck) check")
+            }
             let fixture = RowLevelSecurityFixture(rls: rls, secret: secret, pool: pool, tenants: tenants)
             try await fixture.seed()
             let result = try await body(fixture)
@@ -45,6 +56,14 @@ struct RowLevelSecurityFixture {
             try? await PostgresTestServer.dropSchema(rls.schema)
             throw error
         }
+    }
+
+    /// Creates the schema for the owner role and, as the superuser, the C binding functions in it.
+    static func installLibrary(_ rls: PostgresRowLevelSecurity, owner: PostgresDatabase) async throws {
+        let admin = try await PostgresTestServer.admin()
+        let ownerRole = try PostgresIdentifier.quoted(owner.configuration.user)
+        try await admin.execute("CREATE SCHEMA IF NOT EXISTS \(rls.quotedSchema) AUTHORIZATION \(ownerRole)")
+        try await rls.installBindingLibrary(admin: admin, owner: owner.configuration.user)
     }
 
     static func install(_ rls: PostgresRowLevelSecurity, binding: PostgresTenantBinding, owner: PostgresDatabase, applicationRole: String) async throws {

@@ -512,7 +512,7 @@ struct PostgresRowLevelSecurityTests {
             let newSecret = PostgresBindingSecret.generate()
             try await fixture.rls.install(owner: try await PostgresTestServer.owner(), applicationRole: fixture.pool.configuration.user, binding: .verified(newSecret))
             #expect(try await fixture.itemIDs(as: fixture.tenantA) == [])
-            let rotated = PostgresTenantHandle(tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret))
+            let rotated = PostgresTenantHandle(tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret), bindSQL: fixture.tenants.bindSQL)
             let ids = try await rotated.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id").map { try $0.text("id") }
             #expect(ids == ["a1", "a2"])
         }

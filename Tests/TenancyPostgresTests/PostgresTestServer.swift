@@ -47,6 +47,12 @@ enum PostgresTestServer {
 
     struct MissingServerError: Error {}
 
+    /// A test installation that did not come out as the test needs.
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// Pools shared by the tests of this process, opened on first use.
     static let pools = PoolCache()
 

@@ -1,8 +1,9 @@
 # Installs the Debian packages the build and the tests need, when any is missing.
 # Sourced by scripts/test and scripts/bench.
 
-# python3 picks a free port and makes passwords in scripts/lib/postgres.sh.
-tenancy_required_packages=(pkg-config libsqlite3-dev libpq-dev libssl-dev postgresql postgresql-contrib python3)
+# python3 picks a free port and makes passwords in scripts/lib/postgres.sh;
+# postgresql-server-dev-15 and make build the C binding check in postgres-extension/.
+tenancy_required_packages=(pkg-config libsqlite3-dev libpq-dev libssl-dev postgresql postgresql-contrib postgresql-server-dev-15 make python3)
 
 ensure_packages() {
     local missing=()

@@ -42,7 +42,24 @@ stop_postgres() {
     fi
 }
 
+# Builds the C binding check (postgres-extension/) in a temporary directory, so the checkout
+# stays clean, and installs it into the server's library directory, which needs root.
+install_binding_library() {
+    local build sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    build=$(mktemp -d /tmp/tenancy-binding-build.XXXXXX)
+    cp postgres-extension/Makefile postgres-extension/tenancy_binding.c "$build/"
+    if ! make -C "$build" >"$build/make.log" 2>&1 || ! $sudo make -C "$build" install >>"$build/make.log" 2>&1; then
+        cat "$build/make.log" >&2
+        rm -rf "$build"
+        return 1
+    fi
+    rm -rf "$build"
+    echo "==> installed the tenancy_binding library into $(pg_config --pkglibdir)"
+}
+
 start_postgres() {
+    install_binding_library
     TENANCY_PG_BIN=$(postgres_bindir)
     TENANCY_PG_DIR=$(mktemp -d /tmp/tenancy-postgres.XXXXXX)
     chmod 755 "$TENANCY_PG_DIR"

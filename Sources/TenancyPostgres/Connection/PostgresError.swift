@@ -51,6 +51,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let checkViolation: Code = "23514"
         public static let exclusionViolation: Code = "23P01"
         public static let insufficientPrivilege: Code = "42501"
+        /// Raised by the C binding check when a tag does not verify (see ``PostgresBindingCheck/library``).
+        public static let invalidAuthorizationSpecification: Code = "28000"
         public static let undefinedTable: Code = "42P01"
         public static let undefinedColumn: Code = "42703"
         public static let undefinedFunction: Code = "42883"
@@ -166,6 +168,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             return "row-level security rejected the row: its tenant_id is not the tenant bound to the statement, and a tenant can only write its own rows"
         case .insufficientPrivilege?:
             return "the role lacks a privilege the statement needs; check the grants (the application role gets only what the migrations grant)"
+        case .invalidAuthorizationSpecification? where serverMessage?.hasPrefix("tenancy binding:") == true:
+            return "the database rejected the tenant binding: the application's binding secret is not the stored one, or its clock is more than a minute off the server's"
         case .undefinedTable?, .undefinedColumn?, .undefinedFunction?:
             return "an object the statement names does not exist; check that the migrations ran with the owner role"
         case .serializationFailure?, .deadlockDetected?:

@@ -104,6 +104,7 @@ public struct PostgresRowLevelSecurity: Sendable {
             "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);",
             "ALTER SCHEMA \(quotedSchema) OWNER TO \(owner);",
+            try bindingLibrarySQL(owner: roles.owner),
         ]
         if let maintenanceName = roles.maintenance {
             let maintenance = try PostgresIdentifier.quoted(maintenanceName)
@@ -114,6 +115,49 @@ public struct PostgresRowLevelSecurity: Sendable {
             ]
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The file name of the C library with the fast verified binding check, which
+    /// `postgres-extension/` builds and installs into the server's `pg_config --pkglibdir`.
+    public static let bindingLibrary = "tenancy_binding"
+
+    /// Returns the SQL a superuser runs to create the C binding functions `bind_tenant(text, text)`
+    /// and `bound_tenant()` in the library's schema, owned by `owner`, when the server has the
+    /// ``bindingLibrary`` file; without the file it creates nothing and says so in a notice,
+    /// and the verified binding uses its PL/pgSQL check. ``superuserSQL(database:roles:)``
+    /// includes it. Run ``install(owner:applicationRole:binding:)`` afterwards, which makes
+    /// `current_tenant()` use the functions it finds.
+    ///
+    /// `bind_tenant` checks the tag once per statement and keeps the tenant in the backend's
+    /// memory, where no setting can change it, for the rest of the transaction; the transaction's
+    /// end then resets the session (see ``PostgresTenantDatabase``). It is `SECURITY DEFINER`
+    /// so it can read the secret, and owned by the owner role rather than the superuser, so it
+    /// reads with the owner's rights.
+    public func bindingLibrarySQL(owner: String) throws -> String {
+        let owner = try PostgresIdentifier.quoted(owner)
+        let s = quotedSchema
+        let library = "$libdir/\(Self.bindingLibrary)"
+        return """
+            DO $tenancy$ BEGIN
+                CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text) RETURNS void
+                    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';
+                CREATE OR REPLACE FUNCTION \(s).bound_tenant() RETURNS pg_catalog.text
+                    LANGUAGE c STABLE PARALLEL RESTRICTED AS '\(library)', 'tenancy_bound_tenant';
+                ALTER FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text) OWNER TO \(owner);
+                ALTER FUNCTION \(s).bound_tenant() OWNER TO \(owner);
+                REVOKE ALL ON FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text), \(s).bound_tenant() FROM PUBLIC;
+            EXCEPTION WHEN undefined_file THEN
+                RAISE NOTICE 'the server has no \(Self.bindingLibrary) library, so the verified binding will use its PL/pgSQL check; install it with make -C postgres-extension install';
+            END $tenancy$;
+            """
+    }
+
+    /// Runs ``bindingLibrarySQL(owner:)`` with a superuser's pool.
+    public func installBindingLibrary(admin: PostgresDatabase, owner: String) async throws {
+        let sql = try bindingLibrarySQL(owner: owner)
+        try await admin.installerTransaction { connection in
+            try connection.executeScript(sql)
+        }
     }
 
     /// Runs ``superuserSQL(database:roles:)`` with a superuser's pool connected to `database`.
@@ -170,12 +214,13 @@ public struct PostgresRowLevelSecurity: Sendable {
     public func install(owner: PostgresDatabase, applicationRole: String, binding: PostgresTenantBinding) async throws {
         try await owner.migrate(component: Self.component, schema: schema, Self.migrations)
         let application = try PostgresIdentifier.quoted(applicationRole)
-        let functionSQL: String
-        switch binding {
-        case .verified: functionSQL = verifiedFunctionSQL
-        case .trusted: functionSQL = trustedFunctionSQL
-        }
-        try await owner.installerTransaction { [quotedSchema] connection in
+        try await owner.installerTransaction { [quotedSchema, schema] connection in
+            let hasLibrary = try connection.query(Self.bindingLibraryQuery, [.text(schema)]).first?.boolean("present") == true
+            let functionSQL: String
+            switch binding {
+            case .verified: functionSQL = hasLibrary ? libraryFunctionSQL : verifiedFunctionSQL
+            case .trusted: functionSQL = trustedFunctionSQL
+            }
             switch binding {
             case .verified(let secret):
                 try connection.execute(
@@ -199,7 +244,42 @@ public struct PostgresRowLevelSecurity: Sendable {
                 GRANT SELECT ON \(quotedSchema).rls_tables TO \(application);
                 GRANT SELECT ON \(quotedSchema).tenancy_migrations TO \(application);
                 """)
+            if hasLibrary, binding.isVerified {
+                try connection.executeScript(
+                    "GRANT EXECUTE ON FUNCTION \(quotedSchema).bind_tenant(pg_catalog.text, pg_catalog.text), \(quotedSchema).bound_tenant() TO \(application)")
+            }
         }
+    }
+
+    /// Whether the schema `$1` has `bind_tenant` and `bound_tenant` in C, as
+    /// ``bindingLibrarySQL(owner:)`` creates them.
+    static let bindingLibraryQuery = """
+        SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 2 AS present
+        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+            JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+        WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND l.lanname OPERATOR(pg_catalog.=) 'c'
+            AND ((p.proname OPERATOR(pg_catalog.=) 'bind_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 2)
+                OR (p.proname OPERATOR(pg_catalog.=) 'bound_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 0))
+        """
+
+    /// The verified binding check with the C library: `current_tenant()` returns what
+    /// `bind_tenant` bound in this transaction. An SQL function without `SECURITY DEFINER`,
+    /// so the planner inlines it and each statement makes one C call. `PARALLEL RESTRICTED`,
+    /// because the tenant lives in the leader backend's memory, which parallel workers do not
+    /// share. The key functions stay, as in the other modes, so the grants are the same.
+    var libraryFunctionSQL: String {
+        let s = quotedSchema
+        return """
+            CREATE OR REPLACE FUNCTION \(s).binding_inner_key() RETURNS pg_catalog.bytea
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $tenancy$ SELECT k.inner_key FROM \(s).binding_secret AS k $tenancy$;
+            CREATE OR REPLACE FUNCTION \(s).binding_outer_key() RETURNS pg_catalog.bytea
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $tenancy$ SELECT k.outer_key FROM \(s).binding_secret AS k $tenancy$;
+            CREATE OR REPLACE FUNCTION \(s).current_tenant() RETURNS pg_catalog.text
+                LANGUAGE sql STABLE SECURITY INVOKER PARALLEL RESTRICTED
+                AS $tenancy$ SELECT \(s).bound_tenant() $tenancy$;
+            """
     }
 
     /// The verified binding check.

@@ -170,6 +170,20 @@ enum HMACSHA256 {
     }
 }
 
+/// The check that `current_tenant()` runs in the database, found when a
+/// ``PostgresTenantDatabase`` opens.
+public enum PostgresBindingCheck: String, Sendable {
+    /// The trusted binding: the setting `tenancy.tenant_id` itself.
+    case trusted
+    /// The verified binding in PL/pgSQL: each statement's policy checks the tag in the
+    /// settings, and the pool resets the session after each tenant statement.
+    case plpgsql
+    /// The verified binding in C, from the `tenancy_binding` library: `bind_tenant` checks the
+    /// tag and keeps the tenant in the backend's memory for the transaction, and the
+    /// transaction's end resets the session, with no statement of the pool's.
+    case library
+}
+
 /// The way tenant statements tell the database which tenant they run as.
 public enum PostgresTenantBinding: Sendable {
     /// The default: the tenant id and a tag signed with the secret, checked by the database,
@@ -188,13 +202,20 @@ public enum PostgresTenantBinding: Sendable {
     }
 
     /// Returns the statement that binds `tenant` (or, for nil, no tenant) for the rest of the
-    /// transaction. It always sets both settings, so no value left on a pooled connection's
-    /// session by earlier SQL is ever used.
-    func statement(tenant: TenantID?, now: Date = Date()) -> PostgresStatement {
-        var statement = PostgresStatement(Self.sql, arguments(tenant: tenant, now: now))
-        // It sets two transaction-local settings and nothing else.
+    /// transaction: ``sql``, which always sets both settings, so no value left on a pooled
+    /// connection's session by earlier SQL is ever used, or with the C check
+    /// ``librarySQL(quotedSchema:)``, whose arguments are the same.
+    func statement(tenant: TenantID?, now: Date = Date(), sql: String = Self.sql) -> PostgresStatement {
+        var statement = PostgresStatement(sql, arguments(tenant: tenant, now: now))
+        // It sets transaction-local state and nothing else.
         statement.repeatable = true
         return statement
+    }
+
+    /// The binding statement for the C check: `bind_tenant` verifies the tag and keeps the
+    /// tenant for the transaction, or unbinds for an empty tenant.
+    static func librarySQL(quotedSchema: String) -> String {
+        "SELECT \(quotedSchema).bind_tenant($1, $2)"
     }
 
     /// Sets the tenant, the tag, and `tenancy.bound_at` to the transaction's start time

@@ -18,10 +18,11 @@ extension PostgresTenantDatabase {
         _ = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
     }
 
-    /// Runs ``checkApplicationRole()`` for a database that is not open yet.
+    /// Runs ``checkApplicationRole()`` for a database that is not open yet, and returns the
+    /// check the database runs.
     static func checkApplicationRole(
         database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity rls: PostgresRowLevelSecurity
-    ) async throws {
+    ) async throws -> PostgresBindingCheck {
         let installed = try await database.query(
             "SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present, current_user::text AS role",
             [.text("\(rls.quotedSchema).rls_tables")])
@@ -34,7 +35,27 @@ extension PostgresTenantDatabase {
         for row in try await database.query(Self.roleChainSQL(rls.quotedSchema), [.text(rls.schema)]) {
             try Self.rejectUnsafe(row, applicationRole: role, verified: binding.isVerified)
         }
-        try await checkBindingVerifies(database: database, binding: binding, rowLevelSecurity: rls, role: role)
+        let check = try await installedCheck(database: database, binding: binding, rowLevelSecurity: rls)
+        try await checkBindingVerifies(database: database, binding: binding, check: check, rowLevelSecurity: rls, role: role)
+        return check
+    }
+
+    /// Returns the check `current_tenant()` runs: with the verified binding, the C check when
+    /// `current_tenant()` calls `bound_tenant()` and both C functions exist, else PL/pgSQL.
+    /// The probe binding then shows whether the database accepts it.
+    static func installedCheck(
+        database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity rls: PostgresRowLevelSecurity
+    ) async throws -> PostgresBindingCheck {
+        guard binding.isVerified else { return .trusted }
+        let rows = try await database.query(
+            """
+            SELECT (\(PostgresRowLevelSecurity.bindingLibraryQuery)) AND EXISTS (
+                SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+                    JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+                WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proname OPERATOR(pg_catalog.=) 'current_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 0
+                    AND l.lanname OPERATOR(pg_catalog.=) 'sql' AND pg_catalog.strpos(p.prosrc, '.bound_tenant()') OPERATOR(pg_catalog.>) 0) AS library
+            """, [.text(rls.schema)])
+        return try rows.first?.boolean("library") == true ? .library : .plpgsql
     }
 
     /// Returns the query with one row per role the current role is or can become: itself and every role it is a
@@ -118,11 +139,21 @@ extension PostgresTenantDatabase {
 
     /// Binds a probe tenant and checks what `current_tenant()` returns.
     private static func checkBindingVerifies(
-        database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity, role: String
+        database: PostgresDatabase, binding: PostgresTenantBinding, check: PostgresBindingCheck, rowLevelSecurity: PostgresRowLevelSecurity,
+        role: String
     ) async throws {
         let probe = try TenantID(validating: "startup-probe")
         let call = "SELECT \(rowLevelSecurity.quotedSchema).current_tenant() AS tenant"
-        let bound = try await database.pipeline([binding.statement(tenant: probe), PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
+        let bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
+        let bound: String?
+        do {
+            bound = try await database.pipeline([binding.statement(tenant: probe, sql: bindSQL), PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
+        } catch let error as PostgresError where error.code == .invalidAuthorizationSpecification {
+            // bind_tenant rejects a tag that does not verify, saying why.
+            throw IsolationError(
+                .bindingMismatch,
+                "tenant binding check failed for role \(role): \(error.serverMessage ?? "the database rejected the signed binding"); run install(owner:applicationRole:binding:) with the configured secret and check the clocks")
+        }
         guard bound == probe.rawValue else {
             let reason: String
             switch binding {

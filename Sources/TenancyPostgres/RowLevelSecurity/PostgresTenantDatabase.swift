@@ -20,6 +20,11 @@ public import Tenancy
 /// ``sessionReset``, and closes the connection when that fails. The trusted binding skips it,
 /// because there every statement is trusted code, which could bind any tenant anyway.
 ///
+/// With the C check (``PostgresBindingCheck/library``) the binding statement is
+/// `bind_tenant($1, $2)`: the database checks the tag there, keeps the tenant in the backend's
+/// memory rather than in settings, and resets the session itself when the transaction ends, so
+/// the pool sends no ``sessionReset``. ``bindingCheck`` says which check the database runs.
+///
 /// NOTE: ``sessionReset`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
 /// tenant SQL creates on the connection. Later tenants meet them only by naming them.
 ///
@@ -58,8 +63,10 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         _ database: PostgresDatabase, binding: PostgresTenantBinding, rowLevelSecurity: PostgresRowLevelSecurity = .standard,
         maintenance: PostgresDatabase? = nil
     ) async throws {
-        try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
-        self.sessionResetStatements = binding.isVerified ? Self.sessionReset : []
+        let check = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        self.bindingCheck = check
+        self.bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
+        self.sessionResetStatements = check == .plpgsql ? Self.sessionReset : []
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
@@ -77,16 +84,20 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, sessionReset: sessionResetStatements)
+        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, bindSQL: bindSQL, sessionReset: sessionResetStatements)
     }
 
-    /// ``sessionReset`` with the verified binding, else nothing.
+    /// The check the database runs for every tenant statement, found at start-up.
+    public let bindingCheck: PostgresBindingCheck
+    /// The binding statement's SQL for ``bindingCheck``.
+    let bindSQL: String
+    /// ``sessionReset`` with the PL/pgSQL check, else nothing.
     let sessionResetStatements: [PostgresStatement]
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await database.pipeline([binding.statement(tenant: nil), query.statement], sessionReset: sessionResetStatements)[1].rows
+        try await database.pipeline([binding.statement(tenant: nil, sql: bindSQL), query.statement], sessionReset: sessionResetStatements)[1].rows
     }
 
     /// The statements that undo, after each tenant statement, what it left on the pooled
@@ -111,6 +122,8 @@ public struct PostgresTenantHandle: Sendable {
     public let tenantID: TenantID
     let database: PostgresDatabase
     let binding: PostgresTenantBinding
+    /// The binding statement's SQL; see ``PostgresTenantDatabase/bindingCheck``.
+    let bindSQL: String
     /// The statements run after each statement; see ``PostgresTenantDatabase/sessionReset``.
     var sessionReset: [PostgresStatement] = []
 
@@ -127,7 +140,7 @@ public struct PostgresTenantHandle: Sendable {
 
     /// Sends the binding and the statement in one pipeline and returns the statement's result.
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
-        let results = try await database.pipeline([binding.statement(tenant: tenantID), query.statement], sessionReset: sessionReset)
+        let results = try await database.pipeline([binding.statement(tenant: tenantID, sql: bindSQL), query.statement], sessionReset: sessionReset)
         return results[1]
     }
 
@@ -138,10 +151,11 @@ public struct PostgresTenantHandle: Sendable {
     /// every statement (same round trip), so SQL in the transaction that resets the settings
     /// (`RESET ALL`, `set_config`) affects at most its own statement. `now()` stays at the
     /// transaction's start, so the tag's minute does too. After the commit or rollback the
-    /// connection runs ``PostgresTenantDatabase/sessionReset``.
+    /// connection runs ``PostgresTenantDatabase/sessionReset`` (with the C check the database
+    /// resets the session itself as the transaction ends).
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
-        let bind = binding.statement(tenant: tenantID)
+        let bind = binding.statement(tenant: tenantID, sql: bindSQL)
         let sessionReset = self.sessionReset
         return try await database.withConnection { connection in
             defer {

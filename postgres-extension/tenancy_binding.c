@@ -1,0 +1,324 @@
+/*
+ * tenancy_binding: the verified tenant binding of the Tenancy library, in C.
+ *
+ * bind_tenant(tenant, tag) checks the tag (an HMAC-SHA256 of the tenant and a minute under the
+ * secret in <schema>.binding_secret) and keeps the tenant in this backend's memory for the rest
+ * of the transaction. bound_tenant(), which the row-level security policies call through
+ * current_tenant(), returns it. No setting holds the binding, so SQL cannot forge one with
+ * set_config, SET, RESET or DISCARD.
+ *
+ * A transaction that called bind_tenant also resets the session when it ends: RESET ALL,
+ * SET ROLE NONE and the release of session advisory locks at commit, and the release of those
+ * locks at abort (which already undoes the transaction's settings). So no state one tenant's
+ * SQL leaves in a pooled session reaches the next tenant's statement, without a statement of
+ * its own.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(tenancy_bind_tenant);
+PG_FUNCTION_INFO_V1(tenancy_bound_tenant);
+
+#define TAG_LENGTH 77
+#define MINUTE_DIGITS 12
+
+/* The secret, read from <schema>.binding_secret on first use and after any pg_proc change. */
+static bool key_loaded = false;
+static uint8 key_bytes[64];
+static size_t key_length = 0;
+
+/*
+ * Tags that verified under the current key, so a tenant's later statements within its minute
+ * skip the HMAC: a direct-mapped table indexed by the code's first hex digits. A tag covers one
+ * tenant and one minute, so each slot holds the pair; the minute is still checked every time.
+ */
+#define CACHE_SLOTS 256
+#define CACHED_TENANT_MAX 127
+typedef struct VerifiedTag
+{
+	char		tag[TAG_LENGTH];
+	char		tenant[CACHED_TENANT_MAX + 1];
+} VerifiedTag;
+static VerifiedTag verified_tags[CACHE_SLOTS];
+
+/* The tenant bound in the transaction with local id bound_transaction, in TopMemoryContext. */
+static char *bound = NULL;
+static LocalTransactionId bound_transaction = InvalidLocalTransactionId;
+
+/* Whether the current transaction called bind_tenant, so its end resets the session. */
+static bool reset_pending = false;
+
+static void
+forget_key(Datum arg, int cacheid, uint32 hashvalue)
+{
+	explicit_bzero(key_bytes, sizeof(key_bytes));
+	key_length = 0;
+	key_loaded = false;
+	memset(verified_tags, 0, sizeof(verified_tags));
+}
+
+static VerifiedTag *
+cache_slot(const char *tag)
+{
+	uint32		index = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		index = index * 31 + (unsigned char) tag[MINUTE_DIGITS + 1 + i];
+	return &verified_tags[index % CACHE_SLOTS];
+}
+
+/* Whether the slot holds this tenant and tag; the tag is compared in constant time. */
+static bool
+cached(const char *tenant, size_t tenant_length, const char *tag)
+{
+	VerifiedTag *slot = cache_slot(tag);
+	uint8		difference = 0;
+	int			i;
+
+	if (tenant_length > CACHED_TENANT_MAX || slot->tag[0] == '\0')
+		return false;
+	for (i = 0; i < TAG_LENGTH; i++)
+		difference |= slot->tag[i] ^ tag[i];
+	return difference == 0 && strcmp(slot->tenant, tenant) == 0;
+}
+
+static void
+remember(const char *tenant, size_t tenant_length, const char *tag)
+{
+	VerifiedTag *slot = cache_slot(tag);
+
+	if (tenant_length > CACHED_TENANT_MAX)
+		return;
+	memcpy(slot->tag, tag, TAG_LENGTH);
+	memcpy(slot->tenant, tenant, tenant_length + 1);
+}
+
+static void
+forget_binding(void)
+{
+	if (bound != NULL)
+		pfree(bound);
+	bound = NULL;
+	bound_transaction = InvalidLocalTransactionId;
+}
+
+/* RESET ALL, SET ROLE NONE and pg_advisory_unlock_all(), as the last work of the transaction. */
+static void
+reset_session(void)
+{
+	ResetAllOptions();
+	(void) set_config_option("role", "none", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+	LockReleaseSession(USER_LOCKMETHOD);
+}
+
+static void
+transaction_ends(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			forget_binding();
+			if (reset_pending)
+			{
+				reset_session();
+				reset_pending = false;
+			}
+			break;
+		case XACT_EVENT_ABORT:
+			forget_binding();
+			if (reset_pending)
+			{
+				LockReleaseSession(USER_LOCKMETHOD);
+				reset_pending = false;
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			forget_binding();
+			break;
+		default:
+			break;
+	}
+}
+
+void
+_PG_init(void)
+{
+	CacheRegisterSyscacheCallback(PROCOID, forget_key, (Datum) 0);
+	RegisterXactCallback(transaction_ends, NULL);
+}
+
+static void
+load_key(Oid function)
+{
+	char	   *schema = get_namespace_name(get_func_namespace(function));
+	StringInfoData query;
+
+	if (schema == NULL)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION), errmsg("tenancy binding: cannot find the schema of bind_tenant()")));
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT k.key FROM %s.binding_secret AS k", quote_identifier(schema));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("tenancy binding: SPI_connect failed")));
+	if (SPI_execute(query.data, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			bytea	   *key = DatumGetByteaPP(value);
+			size_t		length = VARSIZE_ANY_EXHDR(key);
+
+			if (length >= 32 && length <= 64)
+			{
+				memcpy(key_bytes, VARDATA_ANY(key), length);
+				key_length = length;
+				key_loaded = true;
+			}
+		}
+	}
+	SPI_finish();
+	if (!key_loaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("tenancy binding: no binding secret is stored in %s.binding_secret", schema),
+				 errhint("Install the verified binding with the secret the application uses.")));
+}
+
+/* Whether tag is the HMAC-SHA256 of "<tenant>:<its minute digits>" under the key, in hex. */
+static bool
+tag_verifies(const char *tenant, size_t tenant_length, const char *tag)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8		code[PG_SHA256_DIGEST_LENGTH];
+	pg_hmac_ctx *context = pg_hmac_create(PG_SHA256);
+	uint8		difference = 0;
+	bool		computed;
+	int			i;
+
+	if (context == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("tenancy binding: cannot create an HMAC context")));
+	computed = pg_hmac_init(context, key_bytes, key_length) == 0
+		&& pg_hmac_update(context, (const uint8 *) tenant, tenant_length) == 0
+		&& pg_hmac_update(context, (const uint8 *) ":", 1) == 0
+		&& pg_hmac_update(context, (const uint8 *) tag, MINUTE_DIGITS) == 0
+		&& pg_hmac_final(context, code, sizeof(code)) == 0;
+	pg_hmac_free(context);
+	if (!computed)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("tenancy binding: HMAC-SHA256 failed")));
+	/* Every byte is compared, so the time taken does not say how much of a forged tag matched. */
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+	{
+		difference |= tag[MINUTE_DIGITS + 1 + 2 * i] ^ digits[code[i] >> 4];
+		difference |= tag[MINUTE_DIGITS + 2 + 2 * i] ^ digits[code[i] & 0x0F];
+	}
+	explicit_bzero(code, sizeof(code));
+	return difference == 0;
+}
+
+/* The minute of the transaction's start, in minutes since 1970 UTC, rounded down. */
+static int64
+transaction_minute(void)
+{
+	int64		microseconds = GetCurrentTransactionStartTimestamp()
+		+ (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+	int64		minute = microseconds / (60 * USECS_PER_SEC);
+
+	if (microseconds < 0 && microseconds % (60 * USECS_PER_SEC) != 0)
+		minute -= 1;
+	return minute;
+}
+
+/*
+ * bind_tenant(tenant text, tag text) RETURNS void
+ *
+ * An empty or NULL tenant binds no tenant. Otherwise the tag must be 77 characters: the minute
+ * (12 digits, within one of the transaction's), a colon, and the HMAC in lowercase hex.
+ */
+Datum
+tenancy_bind_tenant(PG_FUNCTION_ARGS)
+{
+	text	   *tenant_text;
+	text	   *tag_text;
+	char	   *tenant;
+	char	   *tag;
+	int64		minute = 0;
+	int64		current;
+	int			i;
+
+	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
+	reset_pending = true;
+	forget_binding();
+	if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+		PG_RETURN_VOID();
+	tenant_text = PG_GETARG_TEXT_PP(0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("tenancy binding: missing tag")));
+	tag_text = PG_GETARG_TEXT_PP(1);
+	tenant = text_to_cstring(tenant_text);
+	tag = text_to_cstring(tag_text);
+	if (strlen(tenant) != VARSIZE_ANY_EXHDR(tenant_text) || strlen(tag) != TAG_LENGTH || tag[MINUTE_DIGITS] != ':')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("tenancy binding: malformed tag"),
+				 errdetail("A tag is 12 digits of minute, a colon and 64 lowercase hexadecimal digits.")));
+	for (i = 0; i < MINUTE_DIGITS; i++)
+	{
+		if (tag[i] < '0' || tag[i] > '9')
+			ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("tenancy binding: malformed tag")));
+		minute = minute * 10 + (tag[i] - '0');
+	}
+	if (!key_loaded)
+		load_key(fcinfo->flinfo->fn_oid);
+	if (!cached(tenant, strlen(tenant), tag))
+	{
+		if (!tag_verifies(tenant, strlen(tenant), tag))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("tenancy binding: the tag does not verify under the stored binding secret"),
+					 errhint("The application's TENANCY_BINDING_SECRET must be the secret stored at install time.")));
+		remember(tenant, strlen(tenant), tag);
+	}
+	current = transaction_minute();
+	if (minute > current + 1 || minute < current - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("tenancy binding: the tag's minute " INT64_FORMAT " is more than one minute from the server's " INT64_FORMAT, minute, current),
+				 errhint("Synchronize the application's and the database server's clocks.")));
+	bound = MemoryContextStrdup(TopMemoryContext, tenant);
+	bound_transaction = MyProc->lxid;
+	PG_RETURN_VOID();
+}
+
+/*
+ * bound_tenant() RETURNS text: the tenant bind_tenant bound in this transaction, or NULL.
+ */
+Datum
+tenancy_bound_tenant(PG_FUNCTION_ARGS)
+{
+	if (bound == NULL || bound_transaction != MyProc->lxid)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(bound));
+}
