@@ -4,7 +4,7 @@
  * bind_tenant(tenant, tag) checks the tag (an HMAC-SHA256 of the tenant and a minute under the
  * secret in <schema>.binding_secret) and keeps the tenant in this backend's memory for the rest
  * of the transaction. bound_tenant(), which the row-level security policies call through
- * current_tenant(), returns it. No setting holds the binding, so SQL cannot forge one with
+ * current_tenant(), returns it. The binding is in no setting, so SQL cannot forge one with
  * set_config, SET, RESET or DISCARD.
  *
  * A transaction that called bind_tenant also resets the session when it ends: RESET ALL,
@@ -49,7 +49,7 @@ static size_t key_length = 0;
 /*
  * Tags that verified under the current key, so a tenant's later statements within its minute
  * skip the HMAC: a direct-mapped table indexed by the code's first hex digits. A tag covers one
- * tenant and one minute, so each slot holds the pair; the minute is still checked every time.
+ * tenant and one minute, so each slot stores the pair. The minute is still checked every time.
  */
 #define CACHE_SLOTS 256
 #define CACHED_TENANT_MAX 127
@@ -87,7 +87,7 @@ cache_slot(const char *tag)
 	return &verified_tags[index % CACHE_SLOTS];
 }
 
-/* Whether the slot holds this tenant and tag; the tag is compared in constant time. */
+/* Whether the slot contains this tenant and tag. The tag is compared in constant time. */
 static bool
 cached(const char *tenant, size_t tenant_length, const char *tag)
 {

@@ -3,12 +3,13 @@ import Tenancy
 import TenancyPostgres
 
 /// `postgres`: a tenant's point select and 50-row range select through
-/// `PostgresTenantHandle`, for the verified and the trusted binding. The handle sends the
-/// binding and the statement in one pipeline, and row-level security filters by tenant. The
-/// baseline is the same statement hand-written with `WHERE tenant_id = $1` on an unprotected
-/// copy of the table, through the same pool from the same number of concurrent tasks. The
-/// hand-written statement is also compared with `pgbench` running it on the copy with as many
-/// clients.
+/// `PostgresTenantHandle`, for the verified binding with the C check (when a superuser URL is
+/// given to create it), the verified binding with the PL/pgSQL check, and the trusted binding.
+/// The handle sends the binding and the statement in one pipeline, and row-level security
+/// filters by tenant. The baseline is the same statement hand-written with
+/// `WHERE tenant_id = $1` on an unprotected copy of the table, through the same pool from the
+/// same number of concurrent tasks. The hand-written statement is also compared with `pgbench`
+/// running it on the copy with as many clients.
 ///
 /// The library's hand-written side sends one statement per round trip without pipelining,
 /// so pgbench runs without `\startpipeline` too. Our sides pick a random tenant and row per
@@ -16,23 +17,36 @@ import TenancyPostgres
 /// its `\set` makes only numbers and the tenant ids are text.
 func benchmarkPostgresIsolation(rounds: Int, options: PostgresQuotaBenchmarkOptions) async throws -> [Comparison] {
     let owner = try PostgresDatabase(url: options.ownerDatabase, maximumConnections: 1)
+    let admin = try options.adminDatabase.map { try PostgresDatabase(url: $0, maximumConnections: 1) }
     let database = try PostgresDatabase(url: options.database, maximumConnections: options.clients)
     let suffix = UUID().uuidString.prefix(8).lowercased()
-    let verifiedSchema = try PostgresRowLevelSecurity(schema: "tenancy_bench_verified_\(suffix)")
-    let trustedSchema = try PostgresRowLevelSecurity(schema: "tenancy_bench_trusted_\(suffix)")
+    var modes: [(suffix: String, binding: PostgresTenantBinding, check: PostgresBindingCheck)] = []
+    if admin != nil {
+        modes.append(("verified", .verified(.generate()), .library))
+    }
+    modes += [("verified-plpgsql", .verified(.generate()), .plpgsql), ("trusted", .trusted, .trusted)]
+    let schemas = try modes.map { mode in
+        try PostgresRowLevelSecurity(schema: "tenancy_bench_\(mode.suffix.replacingOccurrences(of: "-", with: "_"))_\(suffix)")
+    }
     do {
-        let verified = try await installBenchTables(
-            verifiedSchema, binding: .verified(.generate()), owner: owner, database: database)
-        let trusted = try await installBenchTables(trustedSchema, binding: .trusted, owner: owner, database: database)
-        let comparisons = try await compareSelects(rounds: rounds, options: options, database: database, verified: verified, trusted: trusted)
+        var installed: [BenchTables] = []
+        for (mode, rls) in zip(modes, schemas) {
+            if mode.check == .library, let admin {
+                try await rls.installBindingLibrary(admin: admin, owner: owner.configuration.user)
+            }
+            installed.append(try await installBenchTables(rls, name: mode.suffix, binding: mode.binding, expecting: mode.check, owner: owner, database: database))
+        }
+        let comparisons = try await compareSelects(rounds: rounds, options: options, database: database, modes: installed)
         await database.close()
-        try await dropBenchSchemas([verifiedSchema, trustedSchema], owner: owner)
+        try await dropBenchSchemas(schemas, owner: owner)
         await owner.close()
+        await admin?.close()
         return comparisons
     } catch {
         await database.close()
-        try? await dropBenchSchemas([verifiedSchema, trustedSchema], owner: owner)
+        try? await dropBenchSchemas(schemas, owner: owner)
         await owner.close()
+        await admin?.close()
         throw error
     }
 }
@@ -44,6 +58,8 @@ private let rangeLength = 50
 /// One binding mode's installation: the protected table, its unprotected copy, and the
 /// tenant handles.
 private struct BenchTables {
+    /// The line's name after the shape: `verified`, `verified-plpgsql` or `trusted`.
+    let name: String
     let protected: String
     let copy: String
     let handles: [PostgresTenantHandle]
@@ -56,7 +72,8 @@ private func benchTenantID(_ number: Int) -> TenantID {
 /// Installs row-level security in `rls.schema` with `binding`, creates and fills `rows` and
 /// its unprotected copy `rows_copy` there (100 tenants x 1,000 rows each), and protects `rows`.
 private func installBenchTables(
-    _ rls: PostgresRowLevelSecurity, binding: PostgresTenantBinding, owner: PostgresDatabase, database: PostgresDatabase
+    _ rls: PostgresRowLevelSecurity, name: String, binding: PostgresTenantBinding, expecting check: PostgresBindingCheck,
+    owner: PostgresDatabase, database: PostgresDatabase
 ) async throws -> BenchTables {
     let applicationRole = database.configuration.user
     try await rls.install(owner: owner, applicationRole: applicationRole, binding: binding)
@@ -80,6 +97,9 @@ private func installBenchTables(
     try await rls.protect(table: "rows", schema: rls.schema, owner: owner, applicationRole: applicationRole)
 
     let tenants = try await PostgresTenantDatabase(database, binding: binding, rowLevelSecurity: rls)
+    guard tenants.bindingCheck == check else {
+        throw BenchmarkError("the \(name) line expected the \(check.displayName), the database runs the \(tenants.bindingCheck.displayName)")
+    }
     let createdAt = Date()
     var handles: [PostgresTenantHandle] = []
     for number in 0..<benchTenantCount {
@@ -87,7 +107,7 @@ private func installBenchTables(
             id: benchTenantID(number), name: "Tenant \(number)", tier: .free, adminEmail: "owner@tenant-\(number).example", createdAt: createdAt)
         handles.append(try await tenants.handle(for: tenant))
     }
-    return BenchTables(protected: protected, copy: copy, handles: handles)
+    return BenchTables(name: name, protected: protected, copy: copy, handles: handles)
 }
 
 private func dropBenchSchemas(_ schemas: [PostgresRowLevelSecurity], owner: PostgresDatabase) async throws {
@@ -131,11 +151,11 @@ private let selectShapes = [
 ]
 
 private func compareSelects(
-    rounds: Int, options: PostgresQuotaBenchmarkOptions, database: PostgresDatabase, verified: BenchTables, trusted: BenchTables
+    rounds: Int, options: PostgresQuotaBenchmarkOptions, database: PostgresDatabase, modes: [BenchTables]
 ) async throws -> [Comparison] {
     var comparisons: [Comparison] = []
     for shape in selectShapes {
-        comparisons += try await compare(shape, rounds: rounds, options: options, database: database, verified: verified, trusted: trusted)
+        comparisons += try await compare(shape, rounds: rounds, options: options, database: database, modes: modes)
     }
     return comparisons
 }
@@ -163,8 +183,7 @@ private func statementsPerSecond(
 }
 
 private func compare(
-    _ shape: SelectShape, rounds: Int, options: PostgresQuotaBenchmarkOptions, database: PostgresDatabase,
-    verified: BenchTables, trusted: BenchTables
+    _ shape: SelectShape, rounds: Int, options: PostgresQuotaBenchmarkOptions, database: PostgresDatabase, modes: [BenchTables]
 ) async throws -> [Comparison] {
     let expectedRows = shape.rowCount
     func throughHandle(_ tables: BenchTables) -> @Sendable (Int, Int) async throws -> Void {
@@ -177,15 +196,18 @@ private func compare(
             }
         }
     }
-    let copySQL = shape.copySQL(verified.copy)
+    let copySQL = shape.copySQL(modes[0].copy)
     let handWritten: @Sendable (Int, Int) async throws -> Void = { tenant, id in
         let rows = try await database.query(copySQL, [.text(benchTenantID(tenant).rawValue), .integer(Int64(id))])
         guard rows.count == expectedRows else {
             throw BenchmarkError("the hand-written statement returned \(rows.count) rows, expected \(expectedRows)")
         }
     }
-    let sides: [@Sendable (Int, Int) async throws -> Void] = [throughHandle(verified), throughHandle(trusted), handWritten]
-    let pgbench = try PgbenchRun(options: options, script: shape.pgbenchScript(verified.copy))
+    // The binding modes' sides, then the hand-written one; pgbench is the index after them.
+    let sides = modes.map(throughHandle) + [handWritten]
+    let handWrittenIndex = modes.count
+    let pgbenchIndex = sides.count
+    let pgbench = try PgbenchRun(options: options, script: shape.pgbenchScript(modes[0].copy))
     defer { pgbench.remove() }
     func runPgbench(transactionsPerClient: Int) throws -> Double {
         try pgbench.run(
@@ -200,34 +222,30 @@ private func compare(
     }
     _ = try runPgbench(transactionsPerClient: perClient / 4)
 
-    // Index 0 to 2 are `sides`, 3 is pgbench. Each round starts with a different side, so
-    // drift on a shared machine hits all of them alike.
-    var rates: [[Double]] = Array(repeating: [], count: 4)
+    // Each round starts with a different side, so drift on a shared machine hits all of them
+    // alike.
+    var rates: [[Double]] = Array(repeating: [], count: sides.count + 1)
     for round in 0..<rounds {
-        for step in 0..<4 {
-            let side = (round + step) % 4
-            if side == 3 {
-                rates[3].append(try runPgbench(transactionsPerClient: perClient))
+        for step in 0...sides.count {
+            let side = (round + step) % (sides.count + 1)
+            if side == pgbenchIndex {
+                rates[side].append(try runPgbench(transactionsPerClient: perClient))
             } else {
                 rates[side].append(try await statementsPerSecond(clients: options.clients, perClient: perClient, maximumID: shape.maximumID, sides[side]))
             }
         }
     }
-    let verifiedRate = median(rates[0])
-    let trustedRate = median(rates[1])
-    let handWrittenRate = median(rates[2])
-    let pgbenchRate = median(rates[3])
+    let handWrittenRate = median(rates[handWrittenIndex])
     let handWrittenName = "the statement hand-written with WHERE tenant_id = $1 on an unprotected copy, same pool, \(options.clients) tasks"
-    return [
+    var comparisons = modes.enumerated().map { index, mode in
         Comparison(
-            name: "postgres.\(shape.name)-verified", ours: verifiedRate, baseline: handWrittenRate, unit: "statements/s",
-            baselineName: handWrittenName, direction: .higherIsBetter),
+            name: "postgres.\(shape.name)-\(mode.name)", ours: median(rates[index]), baseline: handWrittenRate, unit: "statements/s",
+            baselineName: handWrittenName, direction: .higherIsBetter)
+    }
+    comparisons.append(
         Comparison(
-            name: "postgres.\(shape.name)-trusted", ours: trustedRate, baseline: handWrittenRate, unit: "statements/s",
-            baselineName: handWrittenName, direction: .higherIsBetter),
-        Comparison(
-            name: "postgres.\(shape.name)-hand-written", ours: handWrittenRate, baseline: pgbenchRate, unit: "statements/s",
+            name: "postgres.\(shape.name)-hand-written", ours: handWrittenRate, baseline: median(rates[pgbenchIndex]), unit: "statements/s",
             baselineName: "pgbench \(pgbench.version) running the hand-written statement, \(options.clients) clients, -M prepared, no pipeline",
-            direction: .higherIsBetter),
-    ]
+            direction: .higherIsBetter))
+    return comparisons
 }

@@ -12,6 +12,9 @@ struct PostgresQuotaBenchmarkOptions {
     let pgbench: String
     /// Concurrent tasks on our side and clients on pgbench's.
     let clients: Int
+    /// A superuser's URL, which creates the C binding check for the postgres scenario's
+    /// `verified` lines; without it only the PL/pgSQL and trusted lines run.
+    var adminDatabase: String? = nil
 }
 
 /// `quotas.postgres-decisions`: quota decisions per second through `QuotaManager` and

@@ -1,19 +1,21 @@
 // tenancy-bench: measures Tenancy against baselines run in the same process and the same run.
 //
 // Usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
-//        --pgbench PATH [--clients N]] [--json]
+//        --pgbench PATH [--admin-database URL] [--clients N]] [--json]
 // Scenarios: context, registry, isolation, postgres, quotas, all. Build in release mode: swift run -c release tenancy-bench all
 import Foundation
 
 let usage = """
     usage: tenancy-bench SCENARIO... [--rounds N] [--python PATH] [--database URL --owner-database URL
-                         --pgbench PATH [--clients N]] [--json]
+                         --pgbench PATH [--admin-database URL] [--clients N]] [--json]
       scenarios: context, registry, isolation, postgres, quotas, all (postgres only with --database)
       --rounds N              timed rounds per comparison, alternating ours and baseline (default 7)
       --python PATH           a Python interpreter with the limits package, for the quotas baseline
       --database URL          postgres:// URL of the application role, for the PostgreSQL lines
       --owner-database URL    postgres:// URL of the owner role, which creates and drops the bench schemas
       --pgbench PATH          the pgbench executable, the baseline of the postgres and PostgreSQL quota lines
+      --admin-database URL    postgres:// URL of a superuser, which creates the C binding check for the
+                              postgres scenario's verified lines; without it they are left out
       --clients N             concurrent tasks and pgbench clients for the PostgreSQL lines (default 8)
       --json                  print one JSON object per comparison instead of text lines
     """
@@ -25,6 +27,7 @@ var python: String?
 var database: String?
 var ownerDatabase: String?
 var pgbench: String?
+var adminDatabase: String?
 var clients = 8
 
 /// Returns the value after an option, or exits with a usage error naming the option.
@@ -58,6 +61,8 @@ while let argument = arguments.popFirst() {
         ownerDatabase = optionValue(argument, "a postgres:// URL")
     case "--pgbench":
         pgbench = optionValue(argument, "the path of the pgbench executable")
+    case "--admin-database":
+        adminDatabase = optionValue(argument, "a postgres:// URL")
     case "--clients":
         guard let value = Int(optionValue(argument, "a number")), (1...64).contains(value) else {
             FileHandle.standardError.write(Data("error: invalid --clients: expected a whole number from 1 to 64\n\(usage)\n".utf8))
@@ -97,7 +102,8 @@ if needsPgbench && (database == nil || pgbench == nil) {
 }
 var postgresOptions: PostgresQuotaBenchmarkOptions?
 if let database, let ownerDatabase, let pgbench {
-    postgresOptions = PostgresQuotaBenchmarkOptions(database: database, ownerDatabase: ownerDatabase, pgbench: pgbench, clients: clients)
+    postgresOptions = PostgresQuotaBenchmarkOptions(
+        database: database, ownerDatabase: ownerDatabase, pgbench: pgbench, clients: clients, adminDatabase: adminDatabase)
 }
 let registryServer = database.flatMap { database in ownerDatabase.map { (database: database, owner: $0) } }
 

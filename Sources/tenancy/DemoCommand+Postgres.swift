@@ -61,7 +61,9 @@ extension DemoCommand {
         let enforcer = try TenantIsolationEnforcer(IsolationCommands.isolation, database: tenants)
         let table = try PostgresIdentifier.quoted(tenants.rowLevelSecurity.schema) + ".debates"
 
-        var lines = ["The table debates has row-level security forced, with the verified binding. Each tenant inserts through its own handle:"]
+        var lines = [
+            "The table debates has row-level security forced, with the verified binding (\(tenants.bindingCheck.displayName)). Each tenant inserts through its own handle:"
+        ]
         for (tenant, debates) in zip([owner, other], debatesToInsert) {
             try await manager.withTenant(tenant.id) { _ in
                 try await enforcer.requireTenantScope { scope in

@@ -79,6 +79,7 @@ enum IsolationCommands {
         let schemas = try onlySchemas(invocation.arguments.value("only-schema"))
         let registry = try await invocation.openRegistry(tenantData: true)
         let report: IsolationReport
+        var bindingCheck: PostgresBindingCheck?
         switch registry.backend {
         case .sqlite(let database, _):
             guard schemas == nil else {
@@ -86,16 +87,16 @@ enum IsolationCommands {
             }
             report = try await SQLiteIsolationVerifier(try await SQLiteTenantDatabase(database)).verify()
         case .postgres(let backend):
-            let verifier = PostgresIsolationVerifier(
-                try backend.requireTenants(), owner: try backend.requireOwner(for: "verify"),
-                schemas: schemas)
+            let tenants = try backend.requireTenants()
+            bindingCheck = tenants.bindingCheck
+            let verifier = PostgresIsolationVerifier(tenants, owner: try backend.requireOwner(for: "verify"), schemas: schemas)
             report = try await verifier.verify()
         }
 
         if invocation.json {
-            try invocation.console.writeJSON(IsolationReportOutput(report))
+            try invocation.console.writeJSON(IsolationReportOutput(report, bindingCheck: bindingCheck))
         } else {
-            invocation.console.write(render(report))
+            invocation.console.write((bindingCheck.map { "Binding check: \($0.displayName)\n" } ?? "") + render(report))
         }
         guard report.passed else {
             throw IsolationCheckFailedError(report: report)

@@ -112,12 +112,16 @@ struct IsolationReportOutput: Encodable {
     let tables: [IsolationReport.Table]
     let findings: [IsolationReport.Finding]
     let probes: [IsolationReport.Probe]
+    /// On PostgreSQL, the check the database runs for each tenant binding: `library`,
+    /// `plpgsql` or `trusted`; absent on SQLite.
+    let bindingCheck: String?
 
-    init(_ report: IsolationReport) {
+    init(_ report: IsolationReport, bindingCheck: PostgresBindingCheck? = nil) {
         passed = report.passed
         tables = report.tables
         findings = report.findings
         probes = report.probes
+        self.bindingCheck = bindingCheck?.rawValue
     }
 }
 

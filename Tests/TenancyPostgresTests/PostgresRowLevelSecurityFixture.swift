@@ -58,12 +58,9 @@ struct RowLevelSecurityFixture {
         }
     }
 
-    /// Creates the schema for the owner role and, as the superuser, the C binding functions in it.
+    /// Creates, as the superuser, the schema for the owner role and the C binding functions in it.
     static func installLibrary(_ rls: PostgresRowLevelSecurity, owner: PostgresDatabase) async throws {
-        let admin = try await PostgresTestServer.admin()
-        let ownerRole = try PostgresIdentifier.quoted(owner.configuration.user)
-        try await admin.execute("CREATE SCHEMA IF NOT EXISTS \(rls.quotedSchema) AUTHORIZATION \(ownerRole)")
-        try await rls.installBindingLibrary(admin: admin, owner: owner.configuration.user)
+        try await rls.installBindingLibrary(admin: try await PostgresTestServer.admin(), owner: owner.configuration.user)
     }
 
     static func install(_ rls: PostgresRowLevelSecurity, binding: PostgresTenantBinding, owner: PostgresDatabase, applicationRole: String) async throws {

@@ -170,7 +170,7 @@ public struct PostgresIsolationVerifier: Sendable {
             """
             SELECT p.oid::regprocedure::text AS name
             FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
-            WHERE p.prosecdef AND NOT (n.nspname OPERATOR(pg_catalog.=) $2 AND p.proname OPERATOR(pg_catalog.=) 'current_tenant')
+            WHERE p.prosecdef AND NOT (n.nspname OPERATOR(pg_catalog.=) $2 AND p.proname IN ('current_tenant', 'bind_tenant'))
               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND (EXISTS (SELECT FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])) AS t(schema_name, table_name)
                            WHERE pg_catalog.strpos(pg_catalog.lower(p.prosrc), pg_catalog.lower(t.table_name)) OPERATOR(pg_catalog.>) 0

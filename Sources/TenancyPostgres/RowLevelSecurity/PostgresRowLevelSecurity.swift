@@ -121,16 +121,17 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// `postgres-extension/` builds and installs into the server's `pg_config --pkglibdir`.
     public static let bindingLibrary = "tenancy_binding"
 
-    /// Returns the SQL a superuser runs to create the C binding functions `bind_tenant(text, text)`
-    /// and `bound_tenant()` in the library's schema, owned by `owner`, when the server has the
-    /// ``bindingLibrary`` file; without the file it creates nothing and says so in a notice,
-    /// and the verified binding uses its PL/pgSQL check. ``superuserSQL(database:roles:)``
-    /// includes it. Run ``install(owner:applicationRole:binding:)`` afterwards, which makes
-    /// `current_tenant()` use the functions it finds.
+    /// Returns the SQL a superuser runs to create the library's schema for `owner` when it is
+    /// missing, and in it the C binding functions `bind_tenant(text, text)` and
+    /// `bound_tenant()`, owned by `owner`, when the server has the ``bindingLibrary`` file.
+    /// Without the file it creates only the schema and raises a notice, and the verified
+    /// binding uses its PL/pgSQL check. ``superuserSQL(database:roles:)`` includes it. Run
+    /// ``install(owner:applicationRole:binding:)`` afterwards, which makes `current_tenant()`
+    /// use the functions it finds.
     ///
     /// `bind_tenant` checks the tag once per statement and keeps the tenant in the backend's
-    /// memory, where no setting can change it, for the rest of the transaction; the transaction's
-    /// end then resets the session (see ``PostgresTenantDatabase``). It is `SECURITY DEFINER`
+    /// memory, where no setting can change it, for the rest of the transaction. The end of the
+    /// transaction then resets the session (see ``PostgresTenantDatabase``). It is `SECURITY DEFINER`
     /// so it can read the secret, and owned by the owner role rather than the superuser, so it
     /// reads with the owner's rights.
     public func bindingLibrarySQL(owner: String) throws -> String {
@@ -138,6 +139,7 @@ public struct PostgresRowLevelSecurity: Sendable {
         let s = quotedSchema
         let library = "$libdir/\(Self.bindingLibrary)"
         return """
+            CREATE SCHEMA IF NOT EXISTS \(s) AUTHORIZATION \(owner);
             DO $tenancy$ BEGIN
                 CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text) RETURNS void
                     LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';

@@ -182,6 +182,16 @@ public enum PostgresBindingCheck: String, Sendable {
     /// tag and keeps the tenant in the backend's memory for the transaction, and the
     /// transaction's end resets the session, with no statement of the pool's.
     case library
+
+    /// A short description for people: `C check from the tenancy_binding library`,
+    /// `PL/pgSQL check` or `trusted, no check`.
+    public var displayName: String {
+        switch self {
+        case .trusted: return "trusted, no check"
+        case .plpgsql: return "PL/pgSQL check"
+        case .library: return "C check from the \(PostgresRowLevelSecurity.bindingLibrary) library"
+        }
+    }
 }
 
 /// The way tenant statements tell the database which tenant they run as.
