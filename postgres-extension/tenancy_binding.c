@@ -23,6 +23,7 @@
 #include "lib/stringinfo.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -66,6 +67,8 @@ static LocalTransactionId bound_transaction = InvalidLocalTransactionId;
 
 /* Whether the current transaction called bind_tenant, so its end resets the session. */
 static bool reset_pending = false;
+
+static ProcessUtility_hook_type next_process_utility = NULL;
 
 static void
 forget_key(Datum arg, int cacheid, uint32 hashvalue)
@@ -162,11 +165,59 @@ transaction_ends(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * The name of a command that tenant SQL may not run in a transaction that called bind_tenant,
+ * or NULL. Each leaves state that outlives the transaction, which the reset cannot undo:
+ * ALTER ROLE changes the role every tenant shares (its password, or settings for every later
+ * session), PREPARE and WITH HOLD cursors stay on the pooled session under names the next
+ * tenant's SQL can use, and LISTEN keeps a subscription there.
+ */
+static const char *
+rejected_command(Node *statement)
+{
+	switch (nodeTag(statement))
+	{
+		case T_AlterRoleStmt:
+		case T_AlterRoleSetStmt:
+			return "ALTER ROLE";
+		case T_PrepareStmt:
+			return "PREPARE";
+		case T_ListenStmt:
+			return "LISTEN";
+		case T_DeclareCursorStmt:
+			if ((((DeclareCursorStmt *) statement)->options & CURSOR_OPT_HOLD) != 0)
+				return "DECLARE ... WITH HOLD";
+			return NULL;
+		default:
+			return NULL;
+	}
+}
+
+static void
+check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			  ProcessUtilityContext context, ParamListInfo params,
+			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *command = reset_pending ? rejected_command(pstmt->utilityStmt) : NULL;
+
+	if (command != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenancy binding: a tenant transaction cannot run %s", command),
+				 errdetail("It leaves state on the pooled session or the shared role that outlives the transaction.")));
+	if (next_process_utility != NULL)
+		next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
 void
 _PG_init(void)
 {
 	CacheRegisterSyscacheCallback(PROCOID, forget_key, (Datum) 0);
 	RegisterXactCallback(transaction_ends, NULL);
+	next_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = check_utility;
 }
 
 static void

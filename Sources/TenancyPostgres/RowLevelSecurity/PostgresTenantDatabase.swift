@@ -26,7 +26,8 @@ public import Tenancy
 /// the pool sends no ``sessionReset``. ``bindingCheck`` says which check the database runs.
 ///
 /// NOTE: ``sessionReset`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
-/// tenant SQL creates on the connection. Later tenants meet them only by naming them.
+/// tenant SQL creates on the connection. Later tenants meet them only by naming them. The C
+/// check rejects these commands, and `ALTER ROLE`, in tenant transactions.
 ///
 /// Opening runs the start-up check: it refuses to run when the application role could
 /// bypass the policies or when the binding does not verify (see ``checkApplicationRole()``).

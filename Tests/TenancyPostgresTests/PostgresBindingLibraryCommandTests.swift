@@ -1,0 +1,57 @@
+import Foundation
+import Tenancy
+import Testing
+@testable import TenancyPostgres
+
+/// The commands the C binding check rejects in a tenant transaction, because their effect
+/// outlives it on the pooled session or the shared role.
+@Suite("PostgreSQL binding library rejected commands", .serialized)
+struct PostgresBindingLibraryCommandTests {
+    @Test("tenant SQL cannot run a rejected command", arguments: [
+        ("ALTER ROLE CURRENT_USER SET work_mem = '1MB'", "ALTER ROLE"),
+        ("ALTER ROLE CURRENT_USER PASSWORD 'taken-over'", "ALTER ROLE"),
+        ("ALTER USER CURRENT_USER CONNECTION LIMIT 1", "ALTER ROLE"),
+        ("PREPARE planted AS SELECT 1", "PREPARE"),
+        ("LISTEN tenant_channel", "LISTEN"),
+        ("DECLARE kept CURSOR WITH HOLD FOR SELECT 1", "DECLARE ... WITH HOLD"),
+        ("DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET work_mem = ''2MB'''; END $$", "ALTER ROLE"),
+    ])
+    func rejected(_ sql: String, _ command: String) async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let error = await #expect(throws: PostgresError.self) {
+                try await asA.execute(PostgresQuery(unsafeSQL: sql))
+            }
+            #expect(error?.code == .insufficientPrivilege)
+            #expect(error?.serverMessage == "tenancy binding: a tenant transaction cannot run \(command)")
+        }
+    }
+
+    @Test("rejected commands leave the role and session unchanged")
+    func nothingChanged() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            _ = try? await asA.execute("ALTER ROLE CURRENT_USER SET work_mem = '1MB'")
+            _ = try? await asA.execute("PREPARE planted AS SELECT 1")
+            _ = try? await asA.execute("DECLARE kept CURSOR WITH HOLD FOR SELECT 1")
+            let settings = try await fixture.pool.query(
+                "SELECT count(*) AS n FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = current_user")
+            #expect(try settings[0].integer("n") == 0)
+            let cursors = try await asA.query("SELECT count(*) AS n FROM pg_catalog.pg_cursors WHERE name = 'kept'")
+            #expect(try cursors[0].integer("n") == 0)
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+        }
+    }
+
+    @Test("a cursor without HOLD still works inside the transaction")
+    func cursorWithoutHold() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let ids = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
+                try transaction.execute("DECLARE scan CURSOR FOR SELECT id FROM \(unsafeSQL: items) ORDER BY id")
+                return try transaction.query("FETCH ALL FROM scan").map { try $0.text("id") }
+            }
+            #expect(ids == ["a1", "a2"])
+        }
+    }
+}
