@@ -134,6 +134,12 @@ reset_session(void)
 	LockReleaseSession(USER_LOCKMETHOD);
 }
 
+/*
+ * Ends the transaction's binding, and resets the session when the transaction called
+ * bind_tenant. A COMMIT or ROLLBACK inside a DO block (a nonatomic SPI context) ends the
+ * transaction in the middle of the tenant's statement, so the reset stays pending for the
+ * transaction that the block goes on in, which runs without a binding.
+ */
 static void
 transaction_ends(XactEvent event, void *arg)
 {
@@ -145,7 +151,7 @@ transaction_ends(XactEvent event, void *arg)
 			if (reset_pending)
 			{
 				reset_session();
-				reset_pending = false;
+				reset_pending = SPI_inside_nonatomic_context();
 			}
 			break;
 		case XACT_EVENT_ABORT:
@@ -153,7 +159,7 @@ transaction_ends(XactEvent event, void *arg)
 			if (reset_pending)
 			{
 				LockReleaseSession(USER_LOCKMETHOD);
-				reset_pending = false;
+				reset_pending = SPI_inside_nonatomic_context();
 			}
 			break;
 		case XACT_EVENT_COMMIT:

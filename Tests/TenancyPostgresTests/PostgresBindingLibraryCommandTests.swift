@@ -55,3 +55,52 @@ struct PostgresBindingLibraryCommandTests {
         }
     }
 }
+
+/// Transaction control inside a `DO` block, which starts a new transaction within one tenant
+/// statement.
+@Suite("PostgreSQL binding library and COMMIT inside DO", .serialized)
+struct PostgresBindingLibraryCommitInsideTests {
+    @Test("session changes after a COMMIT inside DO are reset")
+    func changesAfterCommitAreReset() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            try await asA.execute("""
+                DO $$ BEGIN COMMIT; PERFORM pg_catalog.set_config('work_mem', '1MB', false); PERFORM pg_catalog.pg_advisory_lock(42); END $$
+                """)
+            let rows = try await asB.query(
+                "SELECT current_setting('work_mem') AS work_mem, (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks")
+            #expect(try rows[0].text("work_mem") == "4MB")
+            #expect(try rows[0].integer("locks") == 0)
+        }
+    }
+
+    @Test("rows after a COMMIT inside DO are not bound")
+    func rowsAfterCommitAreNotBound() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let items = fixture.items
+            let error = await #expect(throws: PostgresError.self) {
+                try await asA.execute(PostgresQuery(unsafeSQL: """
+                    DO $$ BEGIN COMMIT; INSERT INTO \(items) (tenant_id, id) VALUES ('\(fixture.tenantA.rawValue)', 'a-after-commit'); END $$
+                    """))
+            }
+            #expect(error?.code == .insufficientPrivilege)
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+        }
+    }
+
+    @Test("ALTER ROLE after a COMMIT inside DO is rejected")
+    func alterRoleAfterCommit() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let error = await #expect(throws: PostgresError.self) {
+                try await asA.execute("DO $$ BEGIN COMMIT; EXECUTE 'ALTER ROLE CURRENT_USER SET work_mem = ''1MB'''; END $$")
+            }
+            #expect(error?.serverMessage == "tenancy binding: a tenant transaction cannot run ALTER ROLE")
+            let settings = try await fixture.pool.query(
+                "SELECT count(*) AS n FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = current_user")
+            #expect(try settings[0].integer("n") == 0)
+        }
+    }
+}
