@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/sequence.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
@@ -125,10 +126,15 @@ forget_binding(void)
 	bound_transaction = InvalidLocalTransactionId;
 }
 
-/* RESET ALL, SET ROLE NONE and pg_advisory_unlock_all(), as the last work of the transaction. */
+/*
+ * RESET ALL, SET ROLE NONE, pg_advisory_unlock_all() and DISCARD SEQUENCES, as the last work of
+ * the transaction. The last one makes lastval() and currval() forget the values that this
+ * tenant's statements drew, which the next tenant's SQL could otherwise read.
+ */
 static void
 reset_session(void)
 {
+	ResetSequenceCaches();
 	ResetAllOptions();
 	(void) set_config_option("role", "none", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 	LockReleaseSession(USER_LOCKMETHOD);

@@ -104,3 +104,26 @@ struct PostgresBindingLibraryCommitInsideTests {
         }
     }
 }
+
+/// Sequence values that one tenant's statement draws on a pooled session.
+@Suite("PostgreSQL session reset of sequence values", .serialized)
+struct PostgresSequenceResetTests {
+    @Test("B's lastval() does not return A's value", arguments: [PostgresBindingCheck.plpgsql, .library])
+    func lastValueIsForgotten(_ check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let owner = try await PostgresTestServer.owner()
+            let sequence = "\(fixture.rls.quotedSchema).counter"
+            try await owner.execute("CREATE SEQUENCE \(sequence) START 1000")
+            try await owner.execute("GRANT USAGE ON SEQUENCE \(sequence) TO \(try PostgresIdentifier.quoted(fixture.pool.configuration.user))")
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let drawn = try await asA.query(PostgresQuery(unsafeSQL: "SELECT nextval('\(sequence)') AS value"))
+            #expect(try drawn[0].integer("value") == 1000)
+
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            let error = await #expect(throws: PostgresError.self) {
+                _ = try await asB.query("SELECT lastval() AS value")
+            }
+            #expect(error?.code == "55000")
+        }
+    }
+}

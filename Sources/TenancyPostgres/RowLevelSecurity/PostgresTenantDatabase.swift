@@ -103,7 +103,8 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
 
     /// The statements that undo, after each tenant statement, what it left on the pooled
     /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
-    /// `SET ROLE` (which `RESET ALL` skips), and session advisory locks.
+    /// `SET ROLE` (which `RESET ALL` skips), session advisory locks, and the sequence values
+    /// that `lastval()` and `currval()` return (`DISCARD SEQUENCES`).
     ///
     /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
@@ -113,6 +114,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     static let sessionReset = [
         PostgresStatement("RESET ALL"),
         PostgresStatement("SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false)"),
+        PostgresStatement("DISCARD SEQUENCES"),
     ]
 }
 
