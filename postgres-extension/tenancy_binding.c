@@ -43,8 +43,13 @@ PG_FUNCTION_INFO_V1(tenancy_bound_tenant);
 #define TAG_LENGTH 77
 #define MINUTE_DIGITS 12
 
-/* The secret, read from <schema>.binding_secret on first use and after any pg_proc change. */
+/*
+ * The secret of the schema key_namespace, read from its binding_secret table on first use, after
+ * any pg_proc change, and when bind_tenant of another schema runs: each installation of the
+ * library's schema in a database has its own secret.
+ */
 static bool key_loaded = false;
+static Oid	key_namespace = InvalidOid;
 static uint8 key_bytes[64];
 static size_t key_length = 0;
 
@@ -62,9 +67,13 @@ typedef struct VerifiedTag
 } VerifiedTag;
 static VerifiedTag verified_tags[CACHE_SLOTS];
 
-/* The tenant bound in the transaction with local id bound_transaction, in TopMemoryContext. */
+/*
+ * The tenant bound in the transaction with local id bound_transaction by the bind_tenant of
+ * schema bound_namespace, in TopMemoryContext. Only that schema's bound_tenant returns it.
+ */
 static char *bound = NULL;
 static LocalTransactionId bound_transaction = InvalidLocalTransactionId;
+static Oid	bound_namespace = InvalidOid;
 
 /* Whether the current transaction called bind_tenant, so its end resets the session. */
 static bool reset_pending = false;
@@ -77,7 +86,24 @@ forget_key(Datum arg, int cacheid, uint32 hashvalue)
 	explicit_bzero(key_bytes, sizeof(key_bytes));
 	key_length = 0;
 	key_loaded = false;
+	key_namespace = InvalidOid;
 	memset(verified_tags, 0, sizeof(verified_tags));
+}
+
+/* The schema of the called function, looked up once per call site. */
+static Oid
+function_namespace(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+
+	if (flinfo->fn_extra == NULL)
+	{
+		Oid		   *namespace = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(Oid));
+
+		*namespace = get_func_namespace(flinfo->fn_oid);
+		flinfo->fn_extra = namespace;
+	}
+	return *(Oid *) flinfo->fn_extra;
 }
 
 static VerifiedTag *
@@ -124,6 +150,7 @@ forget_binding(void)
 		pfree(bound);
 	bound = NULL;
 	bound_transaction = InvalidLocalTransactionId;
+	bound_namespace = InvalidOid;
 }
 
 /*
@@ -233,9 +260,9 @@ _PG_init(void)
 }
 
 static void
-load_key(Oid function)
+load_key(Oid namespace)
 {
-	char	   *schema = get_namespace_name(get_func_namespace(function));
+	char	   *schema = get_namespace_name(namespace);
 	StringInfoData query;
 
 	if (schema == NULL)
@@ -258,6 +285,7 @@ load_key(Oid function)
 			{
 				memcpy(key_bytes, VARDATA_ANY(key), length);
 				key_length = length;
+				key_namespace = namespace;
 				key_loaded = true;
 			}
 		}
@@ -329,6 +357,7 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	char	   *tag;
 	int64		minute = 0;
 	int64		current;
+	Oid			namespace;
 	int			i;
 
 	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
@@ -353,8 +382,12 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("tenancy binding: malformed tag")));
 		minute = minute * 10 + (tag[i] - '0');
 	}
-	if (!key_loaded)
-		load_key(fcinfo->flinfo->fn_oid);
+	namespace = function_namespace(fcinfo);
+	if (!key_loaded || key_namespace != namespace)
+	{
+		forget_key((Datum) 0, PROCOID, 0);
+		load_key(namespace);
+	}
 	if (!cached(tenant, strlen(tenant), tag))
 	{
 		if (!tag_verifies(tenant, strlen(tenant), tag))
@@ -372,6 +405,7 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 				 errhint("Synchronize the application's and the database server's clocks.")));
 	bound = MemoryContextStrdup(TopMemoryContext, tenant);
 	bound_transaction = MyProc->lxid;
+	bound_namespace = namespace;
 	PG_RETURN_VOID();
 }
 
@@ -381,7 +415,7 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 Datum
 tenancy_bound_tenant(PG_FUNCTION_ARGS)
 {
-	if (bound == NULL || bound_transaction != MyProc->lxid)
+	if (bound == NULL || bound_transaction != MyProc->lxid || bound_namespace != function_namespace(fcinfo))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(bound));
 }
