@@ -10,7 +10,7 @@ struct PostgresBindingLibraryBreakerTests {
     /// A DO block that runs COMMIT ends the transaction that called `bind_tenant` and goes on
     /// in a new one within A's statement. The reset must stay pending for that transaction too.
     @Test("settings after COMMIT in DO are reset")
-    func doBlockCommitLeavesSettings() async throws {
+    func settingsAfterCommitInDoAreReset() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
@@ -41,7 +41,7 @@ struct PostgresBindingLibraryBreakerTests {
 
     /// The same trick with `default_transaction_read_only` would make B's next write fail.
     @Test("read-only default after COMMIT in DO is reset")
-    func doBlockCommitBlocksNextWrite() async throws {
+    func readOnlyDefaultAfterCommitInDoIsReset() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
@@ -59,7 +59,7 @@ struct PostgresBindingLibraryBreakerTests {
     /// key and the bound tenant belong to the schema whose `bind_tenant` ran, so a tag signed
     /// with the other installation's secret binds nothing here.
     @Test("another schema's tag does not bind")
-    func otherSchemaSecretBinds() async throws {
+    func otherSchemaTagDoesNotBind() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (first: RowLevelSecurityFixture) async throws in
             try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (second: RowLevelSecurityFixture) async throws in
                 let minute = try await first.serverMinute()
