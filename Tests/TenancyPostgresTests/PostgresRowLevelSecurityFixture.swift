@@ -18,6 +18,9 @@ struct RowLevelSecurityFixture {
 
     static let bindSQL = PostgresTenantBinding.sql
 
+    /// The checks of the verified binding, for tests that run once with each.
+    static let verifiedChecks: [PostgresBindingCheck] = [.plpgsql, .library]
+
     /// Installs a fresh schema, runs `body`, and drops the schema and the pool afterwards.
     ///
     /// `check` picks the verified binding's check: `.plpgsql`, or `.library`, for which a
@@ -96,10 +99,20 @@ struct RowLevelSecurityFixture {
         try await tenants.handle(forID: tenant).query("SELECT count(*) AS n FROM \(unsafeSQL: table)")[0].integer("n")
     }
 
-    /// Returns the binding statement for `tenant` with the tag of `minute`.
+    /// Returns the binding statement of the fixture's check for `tenant` with the tag of `minute`:
+    /// the settings for the PL/pgSQL check, `bind_tenant` for the C check.
     func bindStatement(_ tenant: TenantID, minute: Int64) -> PostgresStatement {
-        PostgresStatement(Self.bindSQL, [.text(tenant.rawValue), .text(secret.tag(tenant: tenant.rawValue, minute: minute))])
+        bindStatement(tenant, tag: secret.tag(tenant: tenant.rawValue, minute: minute))
     }
+
+    /// Returns the binding statement of the fixture's check for `tenant` with any `tag`.
+    func bindStatement(_ tenant: TenantID, tag: String) -> PostgresStatement {
+        PostgresStatement(tenants.bindSQL, [.text(tenant.rawValue), .text(tag)])
+    }
+
+    /// `SELECT <schema>.bind_tenant($1, $2)`, the C check's binding statement, for tenant SQL
+    /// that calls it itself.
+    var bindTenantSQL: String { PostgresTenantBinding.librarySQL(quotedSchema: rls.quotedSchema) }
 
     /// Returns the server's current minute since 1970.
     func serverMinute() async throws -> Int64 {
