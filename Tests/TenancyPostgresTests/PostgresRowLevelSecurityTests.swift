@@ -55,9 +55,9 @@ struct PostgresBindingTagTests {
 struct PostgresRowLevelSecurityTests {
     // MARK: - Pooled connections
 
-    @Test("one connection for A, then B, then no tenant")
-    func pooledConnectionSequence() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("one connection for A, then B, then no tenant", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func pooledConnectionSequence(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let pidQuery: PostgresQuery = "SELECT pg_backend_pid() AS pid"
             let pidA = try await fixture.tenants.handle(forID: fixture.tenantA).query(pidQuery)[0].integer("pid")
             #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
@@ -71,21 +71,24 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("binding is prepared under a name tenant SQL cannot list")
-    func preparedBindingIsHidden() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("binding is prepared under a name tenant SQL cannot list", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func preparedBindingIsHidden(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
             for sql: PostgresQuery in ["SELECT name FROM pg_catalog.pg_prepared_statements", "SELECT name FROM pg_catalog.pg_prepared_statement()"] {
                 let error = await #expect(throws: PostgresError.self) { try await asA.query(sql) }
                 #expect(error?.code == .insufficientPrivilege)
             }
-            // The pool's one connection prepared the binding and the two statements of the
-            // session reset, each under "tenancy_" and 128 random bits in hexadecimal.
+            // The pool's one connection prepared the binding and, with the PL/pgSQL check, the
+            // two statements of the session reset, each under "tenancy_" and 128 random bits in
+            // hexadecimal.
             let names = try await fixture.pool.withCheckedOutConnection { connection in
                 connection.box.preparedNames
             }
-            let keys = [PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA))] + PostgresTenantDatabase.sessionReset.map(PreparedKey.init)
+            let binding = PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA, sql: fixture.tenants.bindSQL))
+            let keys = [binding] + fixture.tenants.sessionResetStatements.map(PreparedKey.init)
+            #expect(keys.count == (check == .library ? 1 : 3))
             for key in keys {
                 let name = names[key]
                 #expect(name?.hasPrefix("tenancy_") == true, "\(key.sql)")
@@ -94,9 +97,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("tenant SQL cannot see or end other sessions or make large objects")
-    func sharedRoleFunctionsAreRevoked() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("tenant SQL cannot see or end other sessions or make large objects", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func sharedRoleFunctionsAreRevoked(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let statements: [PostgresQuery] = [
                 "SELECT query FROM pg_catalog.pg_stat_activity",
@@ -113,20 +116,25 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("DEALLOCATE ALL by A's SQL leaves B's next statement bound to B")
-    func deallocatedBindingIsPreparedAgain() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("DEALLOCATE ALL by A's SQL leaves B's next statement bound to B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func deallocatedBindingIsPreparedAgain(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
             let itemsAndPID: PostgresQuery = "SELECT id, pg_backend_pid() AS pid FROM \(unsafeSQL: fixture.items) ORDER BY id"
 
-            // After a single statement the session reset needs its prepared statements too,
-            // so it fails and the pool replaces the connection.
+            // After a single statement the PL/pgSQL check's session reset needs its prepared
+            // statements too, so it fails and the pool replaces the connection. The C check
+            // sends no reset, so the connection stays and B's binding is prepared again on it.
             let pidA = try await asA.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
             try await asA.execute("DEALLOCATE ALL")
             let replaced = try await asB.query(itemsAndPID)
             #expect(try replaced.map { try $0.text("id") } == ["b1"])
-            #expect(try replaced[0].integer("pid") != pidA)
+            if check == .library {
+                #expect(try replaced[0].integer("pid") == pidA)
+            } else {
+                #expect(try replaced[0].integer("pid") != pidA)
+            }
 
             // After a transaction the reset runs without them and keeps the connection. B's
             // next statement finds its binding gone before anything ran, and the pool sends it
@@ -147,9 +155,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("failed transaction of A leaves no tenant behind")
-    func failedTransaction() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("failed transaction of A leaves no tenant behind", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func failedTransaction(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let items = fixture.items
             let tenantA = fixture.tenantA
             await #expect(throws: PostgresError.self) {
@@ -168,9 +176,9 @@ struct PostgresRowLevelSecurityTests {
     /// A temporary table outlives the statement that created it and comes first in every
     /// session's `search_path`, so on a pooled connection it would catch the next tenant's
     /// statements that name the real table without its schema.
-    @Test("temporary table of A cannot catch B's rows")
-    func temporaryTableShadow() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("temporary table of A cannot catch B's rows", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func temporaryTableShadow(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let owner = try await PostgresTestServer.owner()
             let table = "rls_shadow_" + String(UUID().uuidString.prefix(8).lowercased())
             try await owner.execute("CREATE TABLE public.\(table) (tenant_id text NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
@@ -192,9 +200,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("transaction sees its tenant's rows and commits")
-    func transactionCommits() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("transaction sees its tenant's rows and commits", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func transactionCommits(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let items = fixture.items
             let tenantA = fixture.tenantA
             let seen = try await fixture.tenants.handle(forID: tenantA).transaction { transaction in
@@ -208,9 +216,9 @@ struct PostgresRowLevelSecurityTests {
 
     // MARK: - Forged bindings
 
-    @Test("set_config naming B before the read sees none of B")
-    func forgedBeforeRead() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("set_config naming B before the read sees none of B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func forgedBeforeRead(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let items = fixture.items
             let tenantB = fixture.tenantB
             let counts = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
@@ -223,17 +231,30 @@ struct PostgresRowLevelSecurityTests {
             }
             #expect(counts.1 == tenantB.rawValue)
             #expect(counts.0 == 0)
+
+            // The C check's equivalent: calling bind_tenant with B's id, without B's tag.
+            guard check == .library else { return }
+            let bindTenant = fixture.bindTenantSQL
+            let forged = "000000000000:" + String(repeating: "0", count: 64)
+            let error = await #expect(throws: PostgresError.self) {
+                _ = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
+                    _ = try transaction.query(PostgresQuery(unsafeSQL: bindTenant, arguments: [.text(tenantB.rawValue), .text(forged)]))
+                    return try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items) WHERE tenant_id = \(tenantB)")[0].integer("n")
+                }
+            }
+            #expect(error?.code == .invalidAuthorizationSpecification)
         }
     }
 
-    @Test("set_config naming B inside the read sees none of B")
-    func forgedInsideRead() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("set_config naming B inside the read sees none of B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func forgedInsideRead(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let rows = try await fixture.tenants.handle(forID: fixture.tenantA).query("""
                 SELECT set_config('tenancy.tenant_id', \(fixture.tenantB.rawValue), true) AS bound,
                     (SELECT count(*) FROM \(unsafeSQL: fixture.items)) AS seen
                 """)
-            #expect(try rows[0].integer("seen") == 0)
+            // The PL/pgSQL check then finds no tenant, and the C check keeps A bound.
+            #expect(try rows[0].integer("seen") == (check == .library ? 2 : 0))
             let filtered = try await fixture.tenants.handle(forID: fixture.tenantA).query("""
                 SELECT id FROM \(unsafeSQL: fixture.items) WHERE set_config('tenancy.tenant_id', \(fixture.tenantB.rawValue), true) IS NOT NULL ORDER BY id
                 """).map { try $0.text("id") }
@@ -241,9 +262,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("SET naming B sees none of B")
-    func forgedWithSet() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("SET naming B sees none of B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func forgedWithSet(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             try await fixture.tenants.handle(forID: fixture.tenantA).execute("SET tenancy.tenant_id = \(unsafeSQL: "'\(fixture.tenantB.rawValue)'")")
             // The session reset after A's statement removed the setting.
             let session = try await fixture.pool.query("SELECT current_setting('tenancy.tenant_id', true) AS bound")[0].optionalText("bound")
@@ -254,38 +275,44 @@ struct PostgresRowLevelSecurityTests {
                 try transaction.execute("SET LOCAL tenancy.tenant_id = \(unsafeSQL: "'\(fixture.tenantB.rawValue)'")")
                 return try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items)")[0].integer("n")
             }
-            #expect(local == 0)
+            // The PL/pgSQL check then finds no tenant, and the C check keeps A bound.
+            #expect(local == (check == .library ? 2 : 0))
         }
     }
 
-    @Test("RESET ALL and DISCARD ALL bind no tenant")
-    func resetAndDiscard() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("RESET ALL and DISCARD ALL bind no tenant", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func resetAndDiscard(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let items = fixture.items
             let afterReset = try await fixture.tenants.handle(forID: fixture.tenantA).transaction { transaction in
                 try transaction.execute("RESET ALL")
                 return try transaction.queryWithoutRebinding("SELECT count(*) AS n FROM \(unsafeSQL: items)")[0].integer("n")
             }
-            #expect(afterReset == 0)
+            // The PL/pgSQL check then finds no tenant, and the C check keeps A bound.
+            #expect(afterReset == (check == .library ? 2 : 0))
             try await fixture.pool.execute("DISCARD ALL")
             #expect(try await fixture.pool.query("SELECT count(*) AS n FROM \(items)")[0].integer("n") == 0)
             #expect(try await fixture.itemIDs(as: fixture.tenantB) == ["b1"])
         }
     }
 
-    @Test("A's tag with B's id sees nothing")
-    func tagOfAnotherTenant() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("A's tag with B's id sees nothing", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func tagOfAnotherTenant(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let minute = try await fixture.serverMinute()
             let tagA = fixture.secret.tag(tenant: fixture.tenantA.rawValue, minute: minute)
-            let results = try await fixture.pool.pipeline([
-                PostgresStatement(RowLevelSecurityFixture.bindSQL, [.text(fixture.tenantB.rawValue), .text(tagA)]),
-                PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)"),
-            ])
-            #expect(try results[1].rows[0].integer("n") == 0)
+            let statements = [fixture.bindStatement(fixture.tenantB, tag: tagA), PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)")]
+            // The PL/pgSQL check returns no tenant, and bind_tenant raises an error.
+            if check == .library {
+                let error = await #expect(throws: PostgresError.self) { try await fixture.pool.pipeline(statements) }
+                #expect(error?.code == .invalidAuthorizationSpecification)
+            } else {
+                #expect(try await fixture.pool.pipeline(statements)[1].rows[0].integer("n") == 0)
+            }
         }
     }
 
+    // PL/pgSQL only: it copies the settings binding, and the C check keeps no binding in settings.
     @Test("session copy of A's binding is not used by later statements")
     func sessionCopyIgnored() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
@@ -297,6 +324,7 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    // PL/pgSQL only: it copies the settings binding, and the C check keeps no binding in settings.
     @Test("session copy of a binding binds no later transaction")
     func sessionCopyIgnoredWithoutBinding() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
@@ -327,7 +355,8 @@ struct PostgresRowLevelSecurityTests {
         "SELECT pg_catalog.set_config('extra_float_digits', '-15', false)",
         "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)",
         "SET client_encoding = 'LATIN1'",
-        "SELECT pg_catalog.set_config('tenancy.tenant_id', pg_catalog.current_setting('tenancy.tenant_id'), false), pg_catalog.set_config('tenancy.tag', pg_catalog.current_setting('tenancy.tag'), false)",
+        // missing_ok, because with the C check neither setting may exist on the session.
+        "SELECT pg_catalog.set_config('tenancy.tenant_id', pg_catalog.current_setting('tenancy.tenant_id', true), false), pg_catalog.set_config('tenancy.tag', pg_catalog.current_setting('tenancy.tag', true), false)",
         "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.tenant-session', 0))",
         // `1 / (g - 1)`, unlike `1 / 0`, fails when the row is computed, after the lock.
         "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended('tenancy.test.tenant-session', 1)), 1 / (g - 1) FROM pg_catalog.generate_series(1, 1) AS g",
@@ -349,9 +378,9 @@ struct PostgresRowLevelSecurityTests {
 
     static let cleanSession = ["1", "\"$user\", public", "UTF8", "0"]
 
-    @Test("A's session changes do not reach B")
-    func sessionChangesAreReset() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("A's session changes do not reach B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func sessionChangesAreReset(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
             let pid = try await asA.query("SELECT pg_catalog.pg_backend_pid() AS pid")[0].integer("pid")
@@ -377,6 +406,7 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    // PL/pgSQL only: the C check rejects LISTEN in a tenant transaction (PostgresBindingLibraryCommandTests).
     @Test("notifications for A's LISTEN do not pile up")
     func notificationsAreFreed() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
@@ -402,9 +432,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("A's session changes in a transaction do not reach B")
-    func transactionSessionChangesAreReset() async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("A's session changes in a transaction do not reach B", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func transactionSessionChangesAreReset(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let changes = Self.sessionChanges.dropLast()
             try await asA.transaction { transaction in
@@ -424,39 +454,45 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("tags are accepted one minute off and rejected three off")
-    func minuteWindow() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("tags are accepted one minute off and rejected three off", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func minuteWindow(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let count = PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)")
+            // The row count B reads, or -1 when bind_tenant rejects the tag with SQLSTATE 28000.
             var seen: [Int64: Int64] = [:]
             // A minute boundary between reading the server's minute and the probes would shift
             // the offsets, so read it again afterwards and retry once when it moved.
             for _ in 0..<2 {
                 let minute = try await fixture.serverMinute()
                 for offset: Int64 in [-3, -1, 0, 1, 3] {
-                    seen[offset] = try await fixture.pool.pipeline([fixture.bindStatement(fixture.tenantB, minute: minute + offset), count])[1].rows[0].integer("n")
+                    do {
+                        seen[offset] = try await fixture.pool.pipeline([fixture.bindStatement(fixture.tenantB, minute: minute + offset), count])[1].rows[0].integer("n")
+                    } catch let error as PostgresError where error.code == .invalidAuthorizationSpecification {
+                        seen[offset] = -1
+                    }
                 }
                 if try await fixture.serverMinute() == minute { break }
             }
-            #expect(seen[-3] == 0)
+            let rejected: Int64 = check == .library ? -1 : 0
+            #expect(seen[-3] == rejected)
             #expect(seen[-1] == 1)
             #expect(seen[0] == 1)
             #expect(seen[1] == 1)
-            #expect(seen[3] == 0)
+            #expect(seen[3] == rejected)
         }
     }
 
     // MARK: - No tenant and writes
 
-    @Test("no tenant and empty binding read zero rows")
-    func noTenantReadsNothing() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("no tenant and empty binding read zero rows", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func noTenantReadsNothing(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let fresh = try PostgresDatabase(url: try PostgresTestServer.urls().application, maximumConnections: 1)
             let neverBound = try await fresh.query("SELECT count(*) AS n FROM \(fixture.items)")[0].integer("n")
             await fresh.close()
             #expect(neverBound == 0)
             let empty = try await fixture.pool.pipeline([
-                PostgresStatement(RowLevelSecurityFixture.bindSQL, [.text(""), .text("")]),
+                PostgresStatement(fixture.tenants.bindSQL, [.text(""), .text("")]),
                 PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)"),
             ])
             #expect(try empty[1].rows[0].integer("n") == 0)
@@ -467,9 +503,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("re-homing and inserting for B are rejected by WITH CHECK")
-    func withCheckRejects() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("re-homing and inserting for B are rejected by WITH CHECK", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func withCheckRejects(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let rehome = await #expect(throws: PostgresError.self) {
                 try await asA.execute("UPDATE \(unsafeSQL: fixture.items) SET tenant_id = \(fixture.tenantB) WHERE id = 'a1'")
@@ -491,6 +527,7 @@ struct PostgresRowLevelSecurityTests {
 
     // MARK: - Binding modes and keys
 
+    // PL/pgSQL only: the C check plans no expression that holds the key.
     @Test("the check never prints its plan, which holds the key")
     func checkSuppressesPlanDumps() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
@@ -505,6 +542,7 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
+    // PL/pgSQL only: the C check raises an error for old tags, which PostgresBindingLibraryTests checks.
     @Test("new secret stops old tags on the same session")
     func rotation() async throws {
         try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
@@ -518,9 +556,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("start-up rejects a different secret")
-    func wrongSecret() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("start-up rejects a different secret", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func wrongSecret(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let error = await #expect(throws: IsolationError.self) {
                 _ = try await PostgresTenantDatabase(fixture.pool, binding: .verified(.generate()), rowLevelSecurity: fixture.rls)
             }
@@ -528,9 +566,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("start-up rejects trusted binding on verified database")
-    func trustedOnVerified() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("start-up rejects trusted binding on verified database", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func trustedOnVerified(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let error = await #expect(throws: IsolationError.self) {
                 _ = try await PostgresTenantDatabase(fixture.pool, binding: .trusted, rowLevelSecurity: fixture.rls)
             }
@@ -561,9 +599,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("application role cannot read the key")
-    func keyIsPrivate() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("application role cannot read the key", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func keyIsPrivate(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             for sql in ["SELECT key FROM \(fixture.rls.quotedSchema).binding_secret", "SELECT \(fixture.rls.quotedSchema).binding_inner_key()"] {
                 let error = await #expect(throws: PostgresError.self) { _ = try await fixture.pool.query(sql) }
                 #expect(error?.code == .insufficientPrivilege)
@@ -571,9 +609,9 @@ struct PostgresRowLevelSecurityTests {
         }
     }
 
-    @Test("enforcer hands out PostgreSQL handles")
-    func enforcer() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("enforcer hands out PostgreSQL handles", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func enforcer(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let enforcer = try TenantIsolationEnforcer(TenantDataIsolation(isolateFileStorage: false), database: fixture.tenants)
             let tenant = Tenant(id: fixture.tenantB, name: "Beta", tier: .starter)
             let ids = try await TenantContext.withTenant(tenant) { _ in
@@ -587,9 +625,9 @@ struct PostgresRowLevelSecurityTests {
 
     // MARK: - Purge
 
-    @Test("purge removes one tenant's rows only")
-    func purge() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("purge removes one tenant's rows only", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func purge(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check) { (fixture: RowLevelSecurityFixture) async throws in
             let removed = try await PostgresTenantRowsPurger(fixture.tenants).purge(fixture.tenantA)
             #expect(removed == 3)
             #expect(try await fixture.rowCount(of: fixture.tenantA, in: fixture.items) == 0)

@@ -39,11 +39,11 @@ struct PostgresSessionResetTests {
         await database.close()
     }
 
-    @Test("DEALLOCATE ALL with unnamed reset runs B's write once")
-    func deallocateWithUnnamedReset() async throws {
+    @Test("DEALLOCATE ALL with unnamed reset runs B's write once", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func deallocateWithUnnamedReset(check: PostgresBindingCheck) async throws {
         // A cache of two fills before the reset statements are prepared, so the reset goes
         // unnamed, survives DEALLOCATE ALL and keeps the connection.
-        try await RowLevelSecurityFixture.with(poolSize: 1, preparedStatementCacheSize: 2) { (fixture: RowLevelSecurityFixture) async throws in
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1, preparedStatementCacheSize: 2) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
             let pid = try await asA.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
@@ -51,6 +51,8 @@ struct PostgresSessionResetTests {
                 PostgresTenantDatabase.sessionReset.contains { connection.box.preparedNames[PreparedKey($0)] != nil }
             }
             #expect(!resetIsPrepared)
+            // The C check sends no reset statements, so only the binding is prepared.
+            #expect(fixture.tenants.sessionResetStatements.count == (check == .library ? 0 : 2))
             try await asA.execute("DEALLOCATE ALL")
 
             let inserted = try await asB.execute("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES (\(fixture.tenantB), 'b2')")
@@ -62,13 +64,13 @@ struct PostgresSessionResetTests {
         }
     }
 
-    @Test("time zone change inside a read fails closed", arguments: [
+    @Test("time zone change inside a read fails closed", arguments: RowLevelSecurityFixture.verifiedChecks, [
         "SELECT id FROM (SELECT set_config('TimeZone', 'Pacific/Kiritimati', false)) AS z, %@ ORDER BY id",
         "SELECT id FROM (SELECT set_config('DateStyle', 'SQL, DMY', true)) AS z, %@ ORDER BY id",
         "SELECT id FROM %@ WHERE set_config('TimeZone', 'UTC+7', true) IS NOT NULL ORDER BY id",
     ])
-    func timeZoneChangeFailsClosed(_ template: String) async throws {
-        try await RowLevelSecurityFixture.with(poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    func timeZoneChangeFailsClosed(check: PostgresBindingCheck, template: String) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let sql = template.replacingOccurrences(of: "%@", with: fixture.items)
             let ids = try await asA.query(PostgresQuery(unsafeSQL: sql)).map { try $0.text("id") }
