@@ -81,14 +81,14 @@ struct PostgresRowLevelSecurityTests {
                 #expect(error?.code == .insufficientPrivilege)
             }
             // The pool's one connection prepared the binding and, with the PL/pgSQL check, the
-            // two statements of the session reset, each under "tenancy_" and 128 random bits in
+            // statements of the session reset, each under "tenancy_" and 128 random bits in
             // hexadecimal.
             let names = try await fixture.pool.withCheckedOutConnection { connection in
                 connection.box.preparedNames
             }
             let binding = PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA, sql: fixture.tenants.bindSQL))
             let keys = [binding] + fixture.tenants.sessionResetStatements.map(PreparedKey.init)
-            #expect(keys.count == (check == .library ? 1 : 3))
+            #expect(keys.count == (check == .library ? 1 : 1 + PostgresTenantDatabase.sessionReset.count))
             for key in keys {
                 let name = names[key]
                 #expect(name?.hasPrefix("tenancy_") == true, "\(key.sql)")

@@ -52,7 +52,7 @@ struct PostgresSessionResetTests {
             }
             #expect(!resetIsPrepared)
             // The C check sends no reset statements, so only the binding is prepared.
-            #expect(fixture.tenants.sessionResetStatements.count == (check == .library ? 0 : 2))
+            #expect(fixture.tenants.sessionResetStatements.count == (check == .library ? 0 : PostgresTenantDatabase.sessionReset.count))
             try await asA.execute("DEALLOCATE ALL")
 
             let inserted = try await asB.execute("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES (\(fixture.tenantB), 'b2')")
