@@ -264,12 +264,9 @@ public struct PostgresRowLevelSecurity: Sendable {
                 OR (p.proname OPERATOR(pg_catalog.=) 'bound_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 0))
         """
 
-    /// The verified binding check with the C library: `current_tenant()` returns what
-    /// `bind_tenant` bound in this transaction. An SQL function without `SECURITY DEFINER`,
-    /// so the planner inlines it and each statement makes one C call. `PARALLEL RESTRICTED`,
-    /// because the tenant lives in the leader backend's memory, which parallel workers do not
-    /// share. The key functions stay, as in the other modes, so the grants are the same.
-    var libraryFunctionSQL: String {
+    /// The two functions that read the key for the PL/pgSQL check, `binding_inner_key()` and
+    /// `binding_outer_key()`. Every mode creates them, so the grants are the same in all modes.
+    var keyFunctionsSQL: String {
         let s = quotedSchema
         return """
             CREATE OR REPLACE FUNCTION \(s).binding_inner_key() RETURNS pg_catalog.bytea
@@ -278,6 +275,18 @@ public struct PostgresRowLevelSecurity: Sendable {
             CREATE OR REPLACE FUNCTION \(s).binding_outer_key() RETURNS pg_catalog.bytea
                 LANGUAGE sql IMMUTABLE PARALLEL SAFE
                 AS $tenancy$ SELECT k.outer_key FROM \(s).binding_secret AS k $tenancy$;
+            """
+    }
+
+    /// The verified binding check with the C library: `current_tenant()` returns what
+    /// `bind_tenant` bound in this transaction. An SQL function without `SECURITY DEFINER`,
+    /// so the planner inlines it and each statement makes one C call. `PARALLEL RESTRICTED`,
+    /// because the tenant lives in the leader backend's memory, which parallel workers do not
+    /// share. The key functions stay, as in the other modes, so the grants are the same.
+    var libraryFunctionSQL: String {
+        let s = quotedSchema
+        return """
+            \(keyFunctionsSQL)
             CREATE OR REPLACE FUNCTION \(s).current_tenant() RETURNS pg_catalog.text
                 LANGUAGE sql STABLE SECURITY INVOKER PARALLEL RESTRICTED
                 AS $tenancy$ SELECT \(s).bound_tenant() $tenancy$;
@@ -320,12 +329,7 @@ public struct PostgresRowLevelSecurity: Sendable {
     var verifiedFunctionSQL: String {
         let s = quotedSchema
         return """
-            CREATE OR REPLACE FUNCTION \(s).binding_inner_key() RETURNS pg_catalog.bytea
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                AS $tenancy$ SELECT k.inner_key FROM \(s).binding_secret AS k $tenancy$;
-            CREATE OR REPLACE FUNCTION \(s).binding_outer_key() RETURNS pg_catalog.bytea
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                AS $tenancy$ SELECT k.outer_key FROM \(s).binding_secret AS k $tenancy$;
+            \(keyFunctionsSQL)
             CREATE OR REPLACE FUNCTION \(s).current_tenant() RETURNS pg_catalog.text
                 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
                 SET debug_print_plan = off
@@ -356,12 +360,7 @@ public struct PostgresRowLevelSecurity: Sendable {
     var trustedFunctionSQL: String {
         let s = quotedSchema
         return """
-            CREATE OR REPLACE FUNCTION \(s).binding_inner_key() RETURNS pg_catalog.bytea
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                AS $tenancy$ SELECT k.inner_key FROM \(s).binding_secret AS k $tenancy$;
-            CREATE OR REPLACE FUNCTION \(s).binding_outer_key() RETURNS pg_catalog.bytea
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                AS $tenancy$ SELECT k.outer_key FROM \(s).binding_secret AS k $tenancy$;
+            \(keyFunctionsSQL)
             CREATE OR REPLACE FUNCTION \(s).current_tenant() RETURNS pg_catalog.text
                 LANGUAGE sql STABLE SECURITY INVOKER PARALLEL SAFE
                 AS $tenancy$
