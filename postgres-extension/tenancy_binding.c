@@ -15,10 +15,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "commands/sequence.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -78,7 +81,11 @@ static Oid	bound_namespace = InvalidOid;
 /* Whether the current transaction called bind_tenant, so its end resets the session. */
 static bool reset_pending = false;
 
+/* Whether bind_tenant is reading the secret, which the permission hook lets through. */
+static bool reading_key = false;
+
 static ProcessUtility_hook_type next_process_utility = NULL;
+static ExecutorCheckPerms_hook_type next_check_permissions = NULL;
 
 static void
 forget_key(Datum arg, int cacheid, uint32 hashvalue)
@@ -206,10 +213,11 @@ transaction_ends(XactEvent event, void *arg)
 
 /*
  * The name of a command that tenant SQL may not run in a transaction that called bind_tenant,
- * or NULL. Each leaves state that outlives the transaction, which the reset cannot undo:
- * ALTER ROLE changes the role every tenant shares (its password, or settings for every later
- * session), PREPARE and WITH HOLD cursors stay on the pooled session under names the next
- * tenant's SQL can use, and LISTEN keeps a subscription there.
+ * or NULL. Each leaves state that outlives the transaction, which the reset cannot undo, or
+ * reaches other tenants: ALTER ROLE changes the role every tenant shares (its password, or
+ * settings for every later session), PREPARE and WITH HOLD cursors stay on the pooled session
+ * under names the next tenant's SQL can use, LISTEN keeps a subscription there, and LOCK on a
+ * shared table blocks every tenant.
  */
 static const char *
 rejected_command(Node *statement)
@@ -223,6 +231,8 @@ rejected_command(Node *statement)
 			return "PREPARE";
 		case T_ListenStmt:
 			return "LISTEN";
+		case T_LockStmt:
+			return "LOCK";
 		case T_DeclareCursorStmt:
 			if ((((DeclareCursorStmt *) statement)->options & CURSOR_OPT_HOLD) != 0)
 				return "DECLARE ... WITH HOLD";
@@ -250,6 +260,59 @@ check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
+/*
+ * Whether a relation is one of the library's own tables (registry, audit, quotas, the list of
+ * protected tables): in a schema that has the library's tenancy_migrations table, and without
+ * forced row-level security, which every protected tenant table has.
+ */
+static bool
+library_relation(Oid relation)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+	Form_pg_class form;
+	bool		result;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	result = !(form->relrowsecurity && form->relforcerowsecurity)
+		&& OidIsValid(get_relname_relid("tenancy_migrations", form->relnamespace));
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+/*
+ * Rejects, in a transaction that called bind_tenant, any statement that reads or changes a
+ * library table. The application role has grants on them for the library's own statements,
+ * which bind no tenant, and tenant SQL runs as the same role.
+ */
+static bool
+check_permissions(List *range_table, bool ereport_on_violation)
+{
+	ListCell   *cell;
+
+	if (reset_pending && !reading_key)
+	{
+		foreach(cell, range_table)
+		{
+			RangeTblEntry *entry = lfirst_node(RangeTblEntry, cell);
+
+			if (entry->rtekind != RTE_RELATION || !library_relation(entry->relid))
+				continue;
+			if (!ereport_on_violation)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenancy binding: a tenant transaction cannot use the library table %s.%s",
+							get_namespace_name(get_rel_namespace(entry->relid)), get_rel_name(entry->relid)),
+					 errdetail("The registry, audit and quota tables belong to every tenant.")));
+		}
+	}
+	if (next_check_permissions != NULL)
+		return next_check_permissions(range_table, ereport_on_violation);
+	return true;
+}
+
 void
 _PG_init(void)
 {
@@ -257,6 +320,8 @@ _PG_init(void)
 	RegisterXactCallback(transaction_ends, NULL);
 	next_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = check_utility;
+	next_check_permissions = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = check_permissions;
 }
 
 static void
@@ -264,6 +329,7 @@ load_key(Oid namespace)
 {
 	char	   *schema = get_namespace_name(namespace);
 	StringInfoData query;
+	int			executed;
 
 	if (schema == NULL)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION), errmsg("tenancy binding: cannot find the schema of bind_tenant()")));
@@ -271,7 +337,17 @@ load_key(Oid namespace)
 	appendStringInfo(&query, "SELECT k.key FROM %s.binding_secret AS k", quote_identifier(schema));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("tenancy binding: SPI_connect failed")));
-	if (SPI_execute(query.data, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	reading_key = true;
+	PG_TRY();
+	{
+		executed = SPI_execute(query.data, true, 1);
+	}
+	PG_FINALLY();
+	{
+		reading_key = false;
+	}
+	PG_END_TRY();
+	if (executed == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
 		Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -112,3 +112,52 @@ struct PostgresSequenceResetTests {
         }
     }
 }
+
+/// The library's own tables, which the application role may use for the library's statements,
+/// in a tenant transaction.
+@Suite("PostgreSQL binding library and the library's tables", .serialized)
+struct PostgresBindingLibraryTableTests {
+    @Test("tenant SQL cannot use a library table", arguments: [
+        "SELECT count(*) AS n FROM %@.rls_tables",
+        "SELECT count(*) AS n FROM %@.tenancy_migrations",
+        "SELECT query_to_xml('SELECT * FROM %@.rls_tables', true, false, '') AS n",
+        "DO $$ BEGIN PERFORM count(*) FROM %@.tenancy_migrations; END $$",
+    ])
+    func libraryTableIsRejected(_ template: String) async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let sql = template.replacingOccurrences(of: "%@", with: fixture.rls.quotedSchema)
+            let error = await #expect(throws: PostgresError.self) {
+                try await fixture.tenants.handle(forID: fixture.tenantA).execute(PostgresQuery(unsafeSQL: sql))
+            }
+            #expect(error?.code == .insufficientPrivilege)
+            #expect(error?.serverMessage?.hasPrefix("tenancy binding: a tenant transaction cannot use the library table \(fixture.rls.schema).") == true)
+        }
+    }
+
+    @Test("tenant SQL cannot read the registry")
+    func registryIsRejected() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let owner = try await PostgresTestServer.owner()
+            let registry = try PostgresRegistrySchema(name: fixture.rls.schema)
+            try await registry.install(owner: owner, applicationRole: fixture.pool.configuration.user)
+            let store = try await PostgresTenantStore(database: fixture.pool, schema: registry)
+            try await store.insert(Tenant(id: "beta-corp", name: "Beta", tier: .free, adminEmail: "admin@beta.example", createdAt: Date()))
+
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let error = await #expect(throws: PostgresError.self) {
+                _ = try await asA.query(PostgresQuery(unsafeSQL: "SELECT admin_email FROM \(fixture.rls.quotedSchema).tenancy_tenants"))
+            }
+            #expect(error?.serverMessage == "tenancy binding: a tenant transaction cannot use the library table \(fixture.rls.schema).tenancy_tenants")
+            let update = await #expect(throws: PostgresError.self) {
+                try await asA.execute(PostgresQuery(unsafeSQL: "UPDATE \(fixture.rls.quotedSchema).tenancy_tenants SET tier = 'enterprise' WHERE id = 'beta-corp'"))
+            }
+            #expect(update?.serverMessage == "tenancy binding: a tenant transaction cannot use the library table \(fixture.rls.schema).tenancy_tenants")
+            #expect(try await store.tenant("beta-corp")?.tier == .free)
+
+            // The library's own statements, which bind no tenant, still use the registry on the same connection.
+            #expect(try await store.tenant("beta-corp")?.adminEmail == "admin@beta.example")
+            // Tenant tables in the library's schema stay readable.
+            #expect(try await fixture.itemIDs(as: fixture.tenantA) == ["a1", "a2"])
+        }
+    }
+}
