@@ -24,6 +24,18 @@ extension DemoCommand {
         return settings
     }
 
+    /// Creates the demo's schema and the C binding functions in it as the superuser at
+    /// `adminURL`, and lets the application role look into the schema.
+    static func installBindingLibrary(adminURL: String, applicationURL: String, settings: PostgresSettings) async throws {
+        guard let ownerURL = settings.ownerURL else { return }
+        _ = try DatabaseLocation(parsing: adminURL, source: "--admin-database")
+        let admin = try PostgresDatabase(url: adminURL, maximumConnections: 1)
+        defer { Task { await admin.close() } }
+        let owner = try PostgresConfiguration(url: ownerURL).user
+        let application = try PostgresConfiguration(url: applicationURL).user
+        try await PostgresRowLevelSecurity(schema: settings.schema).installBindingLibrary(admin: admin, owner: owner, applicationRole: application)
+    }
+
     /// Fails unless `schema` does not exist yet, so the demo never writes into a schema it did
     /// not create.
     static func requireNewSchema(_ schema: String, url: String) async throws {

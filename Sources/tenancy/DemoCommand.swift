@@ -14,6 +14,9 @@ enum DemoCommand {
             .value(
                 "owner-database", "URL",
                 help: "PostgreSQL only, required there: the owner role, which installs the demo's schema (\(PostgresSettings.ownerVariable) is not read)"),
+            .value(
+                "admin-database", "URL",
+                help: "PostgreSQL only, optional: a superuser, which creates the demo's schema with the C binding check when the server has the tenancy_binding library"),
         ],
         details: """
             The demo never reads \(DatabaseLocation.environmentVariable), so it cannot touch an operator's
@@ -25,7 +28,10 @@ enum DemoCommand {
             On PostgreSQL the demo installs everything in a new schema named tenancy_demo_ followed by 8
             random characters, and never writes to another schema; the schema is kept and named in the
             summary. It signs tenant bindings with \(PostgresBindingSecret.environmentVariable) when set, else with a new
-            secret that only this run knows.
+            secret that only this run knows. With --admin-database, a superuser first creates the schema
+            with the C binding check, so the demo runs as a production setup does; without it the
+            demo uses the PL/pgSQL check, and 'tenancy verify' afterwards reports that tenant SQL
+            can reach the library's tables.
             """,
         run: runDemo)
 
@@ -48,8 +54,11 @@ enum DemoCommand {
         }
         let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
             ?? .sqlite(path: try temporaryDatabasePath())
+        if case .sqlite = location, invocation.arguments.value("admin-database") != nil {
+            throw UsageError("option '--admin-database' applies only to a postgres:// database")
+        }
         let registry: OpenRegistry
-        let inspection: Inspection
+        var inspection: Inspection
         switch location {
         case .sqlite(let path):
             registry = try await OpenRegistry.open(location, create: true)
@@ -57,6 +66,9 @@ enum DemoCommand {
         case .postgres(let url):
             let settings = try postgresSettings(invocation)
             try await requireNewSchema(settings.schema, url: url)
+            if let adminURL = invocation.arguments.value("admin-database") {
+                try await installBindingLibrary(adminURL: adminURL, applicationURL: url, settings: settings)
+            }
             registry = try await OpenRegistry.openPostgres(url: url, settings: settings, create: true, requireTenants: true)
             let ownerURL = settings.ownerURL.map(DatabaseLocation.redacted) ?? "URL"
             // A secret the demo generated exists only in this process unless it is printed.
@@ -69,6 +81,9 @@ enum DemoCommand {
         }
         let manager = registry.manager
         let tenantData = try await prepareIsolation(registry)
+        if case .postgres(let tenants) = tenantData, tenants.bindingCheck == .plpgsql {
+            inspection.verifyNote = "verify reports one failed probe: with the PL/pgSQL check, tenant SQL can read the library's tables (run the demo with --admin-database for the C check)"
+        }
         let narrator = Narrator(console: invocation.console, isQuiet: invocation.json)
 
         narrator.heading("Tenants")
@@ -328,6 +343,7 @@ enum DemoCommand {
                 \(inspection.secretLine.map { "  \($0)\n" } ?? "")\
                   tenancy list \(inspection.options)
                   tenancy verify \(inspection.options)\(inspection.verifyOptions)
+                \(inspection.verifyNote.map { "    \($0)\n" } ?? "")\
                   tenancy sql --tenant \(sqlTenant) "SELECT * FROM \(inspection.debatesTable)" \(inspection.options)
                 """
         }
@@ -342,6 +358,8 @@ enum DemoCommand {
         let debatesTable: String
         /// The line that exports the binding secret the demo generated, or nil.
         let secretLine: String?
+        /// What `verify` will report beyond the demo's own checks, or nil.
+        var verifyNote: String?
     }
 
     struct DemoFailure: Error, CustomStringConvertible {

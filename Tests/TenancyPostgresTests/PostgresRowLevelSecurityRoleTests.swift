@@ -233,16 +233,28 @@ struct PostgresRowLevelSecurityRoleTests {
 
     @Test("verifier passes a clean installation")
     func verifierPasses() async throws {
-        try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
+        try await RowLevelSecurityFixture.with(check: .library) { (fixture: RowLevelSecurityFixture) async throws in
             let report = try await PostgresIsolationVerifier(fixture.tenants, owner: try await PostgresTestServer.owner(), schemas: [fixture.rls.schema]).verify()
             #expect(report.findings == [])
             #expect(report.probes.filter { !$0.passed } == [])
-            #expect(report.probes.count == 10)
+            #expect(report.probes.count == 11)
             #expect(report.tables.map(\.name) == ["\(fixture.rls.schema).items", "\(fixture.rls.schema).notes"])
             #expect(report.tables.allSatisfy { $0.filtered })
             #expect(report.tables.allSatisfy { $0.writesConfined })
             #expect(report.tables.allSatisfy { $0.keyLeadsWithTenantID })
             #expect(report.passed)
+        }
+    }
+
+    @Test("verifier reports library tables open with the PL/pgSQL check")
+    func verifierReportsPLpgSQLCheck() async throws {
+        try await RowLevelSecurityFixture.with(check: .plpgsql) { (fixture: RowLevelSecurityFixture) async throws in
+            let report = try await PostgresIsolationVerifier(fixture.tenants, owner: try await PostgresTestServer.owner(), schemas: [fixture.rls.schema]).verify()
+            #expect(report.findings == [])
+            let failed = report.probes.filter { !$0.passed }
+            #expect(failed.map(\.name) == ["tenant A cannot read the library's tables"])
+            #expect(failed.first?.detail.hasPrefix("read 3 rows of \(fixture.rls.schema).rls_tables: with the PL/pgSQL check, tenant SQL can use every table") == true)
+            #expect(!report.passed)
         }
     }
 

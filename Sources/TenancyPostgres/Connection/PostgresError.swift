@@ -164,12 +164,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     /// from a missing grant (both are 42501); it names the table, never a value.
     static func advice(for code: Code?, serverMessage: String? = nil) -> String {
         switch code {
+        case .insufficientPrivilege? where serverMessage?.hasPrefix("tenancy binding:") == true:
+            return "the C binding check rejected the statement: a tenant transaction cannot use the library's tables or run commands whose effect outlives it; the server's message names which"
         case .insufficientPrivilege? where serverMessage?.contains("row-level security") == true:
             return "row-level security rejected the row: its tenant_id is not the tenant bound to the statement, and a tenant can only write its own rows"
         case .insufficientPrivilege?:
             return "the role lacks a privilege the statement needs; check the grants (the application role gets only what the migrations grant)"
         case .invalidAuthorizationSpecification? where serverMessage?.hasPrefix("tenancy binding:") == true:
-            return "the database rejected the tenant binding: the application's binding secret is not the stored one, or its clock is more than a minute off the server's"
+            return "the database rejected the tenant binding's tag (a different binding secret, a clock more than a minute off the server's, or a tag that tenant SQL made); the server's message says which"
         case .undefinedTable?, .undefinedColumn?, .undefinedFunction?:
             return "an object the statement names does not exist; check that the migrations ran with the owner role"
         case .serializationFailure?, .deadlockDetected?:

@@ -333,6 +333,18 @@ public struct PostgresIsolationVerifier: Sendable {
             let inside = try await asA.query(statement)[0].integer("seen")
             return (before == 0 && inside == 0, "B's rows seen after set_config in A's transaction: \(before), in the same statement: \(inside)")
         }
+        await probe("tenant A cannot read the library's tables") {
+            // The application role reads the list of protected tables for the library's own
+            // statements. The C check rejects every library table in a tenant transaction, while
+            // with the PL/pgSQL check tenant SQL reaches all of them (registry, audit, quotas).
+            let list = "\(tenants.rowLevelSecurity.quotedSchema).rls_tables"
+            do {
+                let count = try await asA.query(PostgresQuery(unsafeSQL: "SELECT count(*) AS n FROM \(list)"))[0].integer("n")
+                return (false, "read \(count) rows of \(tenants.rowLevelSecurity.schema).rls_tables: with the \(tenants.bindingCheck.displayName), tenant SQL can use every table the application role can, the registry and audit trail included; install the C binding check (postgres-extension)")
+            } catch let error as PostgresError where error.code == .insufficientPrivilege && error.serverMessage?.hasPrefix("tenancy binding:") == true {
+                return (true, "rejected by the C binding check (SQLSTATE 42501)")
+            }
+        }
         await probe("no tenant sees no rows") {
             let count = try await tenants.queryWithoutTenant("SELECT count(*) AS n FROM \(unsafeSQL: name)")[0].integer("n")
             return (count == 0, "rows visible with no tenant bound: \(count)")

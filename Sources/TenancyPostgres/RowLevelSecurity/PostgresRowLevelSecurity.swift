@@ -104,7 +104,10 @@ public struct PostgresRowLevelSecurity: Sendable {
             "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);",
             "ALTER SCHEMA \(quotedSchema) OWNER TO \(owner);",
-            try bindingLibrarySQL(owner: roles.owner),
+            // The first `tenancy create` looks for the registry as the application role before
+            // the owner installs it, and looking into a schema takes USAGE.
+            "GRANT USAGE ON SCHEMA \(quotedSchema) TO \(application);",
+            libraryFunctionsSQL(owner: owner),
         ]
         if let maintenanceName = roles.maintenance {
             let maintenance = try PostgresIdentifier.quoted(maintenanceName)
@@ -112,6 +115,7 @@ public struct PostgresRowLevelSecurity: Sendable {
                 Self.createRoleSQL(maintenanceName, attributes: "LOGIN BYPASSRLS NOSUPERUSER NOCREATEROLE NOCREATEDB"),
                 "ALTER ROLE \(maintenance) BYPASSRLS;",
                 "GRANT CONNECT ON DATABASE \(quotedDatabase) TO \(maintenance);",
+                "GRANT USAGE ON SCHEMA \(quotedSchema) TO \(maintenance);",
             ]
         }
         return lines.joined(separator: "\n") + "\n"
@@ -134,12 +138,23 @@ public struct PostgresRowLevelSecurity: Sendable {
     /// transaction then resets the session (see ``PostgresTenantDatabase``). It is `SECURITY DEFINER`
     /// so it can read the secret, and owned by the owner role rather than the superuser, so it
     /// reads with the owner's rights.
-    public func bindingLibrarySQL(owner: String) throws -> String {
+    ///
+    /// With `applicationRole`, it also grants that role `USAGE` on the schema, which the first
+    /// `tenancy create` needs to look for the registry before the owner installs it.
+    public func bindingLibrarySQL(owner: String, applicationRole: String? = nil) throws -> String {
         let owner = try PostgresIdentifier.quoted(owner)
+        var sql = "CREATE SCHEMA IF NOT EXISTS \(quotedSchema) AUTHORIZATION \(owner);\n"
+        if let applicationRole {
+            sql += "GRANT USAGE ON SCHEMA \(quotedSchema) TO \(try PostgresIdentifier.quoted(applicationRole));\n"
+        }
+        return sql + libraryFunctionsSQL(owner: owner)
+    }
+
+    /// The part of ``bindingLibrarySQL(owner:applicationRole:)`` after the schema, for the quoted owner role.
+    private func libraryFunctionsSQL(owner: String) -> String {
         let s = quotedSchema
         let library = "$libdir/\(Self.bindingLibrary)"
         return """
-            CREATE SCHEMA IF NOT EXISTS \(s) AUTHORIZATION \(owner);
             DO $tenancy$ BEGIN
                 CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text) RETURNS void
                     LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';
@@ -154,9 +169,9 @@ public struct PostgresRowLevelSecurity: Sendable {
             """
     }
 
-    /// Runs ``bindingLibrarySQL(owner:)`` with a superuser's pool.
-    public func installBindingLibrary(admin: PostgresDatabase, owner: String) async throws {
-        let sql = try bindingLibrarySQL(owner: owner)
+    /// Runs ``bindingLibrarySQL(owner:applicationRole:)`` with a superuser's pool.
+    public func installBindingLibrary(admin: PostgresDatabase, owner: String, applicationRole: String? = nil) async throws {
+        let sql = try bindingLibrarySQL(owner: owner, applicationRole: applicationRole)
         try await admin.installerTransaction { connection in
             try connection.executeScript(sql)
         }
@@ -254,7 +269,7 @@ public struct PostgresRowLevelSecurity: Sendable {
     }
 
     /// Whether the schema `$1` has `bind_tenant` and `bound_tenant` in C, as
-    /// ``bindingLibrarySQL(owner:)`` creates them.
+    /// ``bindingLibrarySQL(owner:applicationRole:)`` creates them.
     static let bindingLibraryQuery = """
         SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 2 AS present
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
