@@ -12,9 +12,9 @@ struct PostgresBindingLibraryBreaker2Tests {
     /// The session reset runs `DISCARD SEQUENCES` only at commit. A statement that draws a
     /// sequence value and then fails aborts instead, and `nextval` is not rolled back, so the
     /// next tenant's `lastval()` returns the value A drew rather than failing.
-    @Test("lastval after an aborted statement is reset")
-    func lastvalAfterAbortIsReset() async throws {
-        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("lastval after an aborted statement is reset", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func lastvalAfterAbortIsReset(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let posts = try await Self.createSerialTable(in: fixture)
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
@@ -38,9 +38,9 @@ struct PostgresBindingLibraryBreaker2Tests {
     }
 
     /// The same through a `DO` block that draws a value and raises.
-    @Test("currval after an error in DO is reset")
-    func currvalAfterErrorInDoIsReset() async throws {
-        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("currval after an error in DO is reset", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func currvalAfterErrorInDoIsReset(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let posts = try await Self.createSerialTable(in: fixture)
             let sequence = "\(fixture.rls.schema).posts_id_seq"
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
@@ -67,9 +67,9 @@ struct PostgresBindingLibraryBreaker2Tests {
     /// `setseed()` sets the state of `random()` for the rest of the session, and neither
     /// `RESET ALL` nor the rest of the reset touches it. So A fixes the values of B's next
     /// `random()` calls: after the same seed B draws the same number twice.
-    @Test("random() state is not carried to the next tenant")
-    func randomSeedIsNotCarried() async throws {
-        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("random() state is not carried to the next tenant", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func randomSeedIsNotCarried(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
             var draws: [Double] = []
@@ -106,9 +106,9 @@ struct PostgresBindingLibraryBreaker2Tests {
     /// `LOCK TABLE` take ACCESS EXCLUSIVE. One tenant statement that takes it and sleeps
     /// stops every other tenant's reads of the table until the statement ends, up to the
     /// pool's time limit (30 seconds by default), and repeated statements keep it stopped.
-    @Test("table lock in tenant SQL does not block other tenants")
-    func tableLockDoesNotBlockOthers() async throws {
-        try await RowLevelSecurityFixture.with(check: .library, poolSize: 2) { (fixture: RowLevelSecurityFixture) async throws in
+    @Test("table lock in tenant SQL does not block other tenants", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func tableLockDoesNotBlockOthers(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 2) { (fixture: RowLevelSecurityFixture) async throws in
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let items = fixture.items
             let holder = Task {
