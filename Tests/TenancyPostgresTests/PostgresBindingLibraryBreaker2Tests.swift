@@ -112,28 +112,96 @@ struct PostgresBindingLibraryBreaker2Tests {
             let asA = fixture.tenants.handle(forID: fixture.tenantA)
             let items = fixture.items
             let holder = Task {
-                try? await asA.execute(PostgresQuery(unsafeSQL: """
-                    DO $$ BEGIN LOCK TABLE \(items) IN ACCESS EXCLUSIVE MODE; PERFORM pg_catalog.pg_sleep(4); END $$
+                try await asA.execute(PostgresQuery(unsafeSQL: """
+                    DO $$ BEGIN LOCK TABLE \(items) IN ACCESS EXCLUSIVE MODE; PERFORM pg_catalog.pg_sleep(6); END $$
                     """))
             }
-            // Wait until A has the lock: pg_locks lists every session's locks to any role.
+            // Wait until A has the lock (pg_locks lists every session's locks to any role), or
+            // 3 seconds when the check rejects A's LOCK, so B's read runs either way.
             var lockGranted = false
-            for _ in 0..<40 where !lockGranted {
+            for _ in 0..<60 where !lockGranted {
                 try await Task.sleep(for: .milliseconds(50))
                 let rows = try await fixture.pool.query(
                     "SELECT count(*) AS n FROM pg_catalog.pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = $1::regclass AND granted",
                     [.text(items)])
                 lockGranted = try rows[0].integer("n") > 0
             }
-            #expect(lockGranted)
 
             let clock = ContinuousClock()
             let start = clock.now
             let ids = try await fixture.itemIDs(as: fixture.tenantB)
             let waited = clock.now - start
-            await holder.value
+            _ = await holder.result
             #expect(ids == ["b1"])
             #expect(waited < .seconds(1), "B's read of its own rows waited \(waited) for A's table lock")
+        }
+    }
+
+    /// The pool's time limit sends one cancel request and then waits for the statement. A
+    /// `DO` block that catches `query_canceled` goes on running, so one tenant statement can
+    /// keep its connection and any lock it took, such as ACCESS EXCLUSIVE on a tenant table,
+    /// past any limit.
+    /// The loop here stops by itself after 5 seconds.
+    @Test("time limit ends a statement that catches cancel", arguments: RowLevelSecurityFixture.verifiedChecks)
+    func timeLimitEndsCancelCatchingStatement(check: PostgresBindingCheck) async throws {
+        try await RowLevelSecurityFixture.with(check: check, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            var configuration = fixture.pool.configuration
+            configuration.statementTimeLimit = .seconds(1)
+            let limited = try PostgresDatabase(configuration, maximumConnections: 1)
+            let tenants: PostgresTenantDatabase
+            do {
+                tenants = try await PostgresTenantDatabase(limited, binding: .verified(fixture.secret), rowLevelSecurity: fixture.rls)
+            } catch {
+                await limited.close()
+                throw error
+            }
+            let asA = tenants.handle(forID: fixture.tenantA)
+
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = await #expect(throws: PostgresError.self) {
+                try await asA.execute(PostgresQuery(unsafeSQL: """
+                    DO $$ DECLARE started timestamptz := clock_timestamp(); BEGIN
+                        WHILE clock_timestamp() < started + interval '5 seconds' LOOP
+                            BEGIN PERFORM pg_catalog.pg_sleep(0.1); EXCEPTION WHEN query_canceled THEN NULL; END;
+                        END LOOP;
+                    END $$
+                    """))
+            }
+            let elapsed = clock.now - start
+            await limited.close()
+            #expect(error?.code == .queryCanceled)
+            #expect(elapsed < .seconds(3), "a statement under a 1-second time limit ran for \(elapsed)")
+        }
+    }
+
+    /// The application role has SELECT on the registry's tables for the library's own
+    /// statements, so `pg_stats` shows it their column statistics: the most common values and
+    /// histogram bounds that ANALYZE sampled, such as every tenant's admin e-mail. `pg_stats`
+    /// hides only tables with row-level security active, and reading the view touches no
+    /// registry table, so a check on the tables a statement reads does not see it.
+    @Test("registry statistics stay hidden from tenant SQL")
+    func registryStatisticsStayHidden() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            try await PostgresTestServer.withRegistrySchema { registry in
+                let owner = try await PostgresTestServer.owner()
+                let tenants = "\(try PostgresIdentifier.quoted(registry.name)).tenancy_tenants"
+                try await owner.execute("""
+                    INSERT INTO \(tenants) (id, name, tier, status, config, admin_email, time_zone, placement, created_at, updated_at, metadata)
+                    SELECT 'tenant-' || i, 'Tenant ' || i, 'free', 'active', '{}', 'admin' || i % 10 || '@tenant' || i % 10 || '.example',
+                        'UTC', 'pool', now(), now(), '{}'
+                    FROM generate_series(1, 100) AS i
+                    """)
+                try await owner.execute("ANALYZE \(tenants)")
+
+                let asA = fixture.tenants.handle(forID: fixture.tenantA)
+                let rows = try await asA.query("""
+                    SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_stats
+                    WHERE schemaname = \(registry.name) AND tablename = 'tenancy_tenants' AND attname = 'admin_email'
+                        AND (most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL)
+                    """)
+                #expect(try rows[0].integer("n") == 0, "tenant SQL read the sampled admin e-mails of the registry through pg_stats")
+            }
         }
     }
 
