@@ -18,12 +18,15 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_statistic_ext_data.h"
 #include "commands/sequence.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
@@ -34,6 +37,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 PG_MODULE_MAGIC;
@@ -80,6 +85,14 @@ static Oid	bound_namespace = InvalidOid;
 
 /* Whether the current transaction called bind_tenant, so its end resets the session. */
 static bool reset_pending = false;
+
+/*
+ * The timer that ends the backend when a tenant transaction runs past the time that
+ * bind_tenant's third argument gives. The pool cancels a statement at its time limit, but SQL
+ * can catch a cancel (an EXCEPTION WHEN query_canceled block), and it cannot catch the FATAL
+ * error that this timer raises.
+ */
+static TimeoutId termination_timeout;
 
 /* Whether bind_tenant is reading the secret, which the permission hook lets through. */
 static bool reading_key = false;
@@ -161,17 +174,41 @@ forget_binding(void)
 }
 
 /*
- * RESET ALL, SET ROLE NONE, pg_advisory_unlock_all() and DISCARD SEQUENCES, as the last work of
- * the transaction. The last one makes lastval() and currval() forget the values that this
- * tenant's statements drew, which the next tenant's SQL could otherwise read.
+ * Undoes the session state that a transaction's end does not undo: sequence values that
+ * lastval() and currval() return (DISCARD SEQUENCES), session advisory locks, and the seed of
+ * random(), which setseed() or SET seed would let the next tenant's values be predicted from.
+ * nextval() and setseed() are not rolled back, so this also runs when the transaction fails.
  */
+static void
+reset_nontransactional_state(void)
+{
+	uint64		bits;
+
+	ResetSequenceCaches();
+	LockReleaseSession(USER_LOCKMETHOD);
+	if (pg_strong_random(&bits, sizeof(bits)))
+		(void) DirectFunctionCall1(setseed, Float8GetDatum((double) (bits >> 11) / (double) (UINT64CONST(1) << 53) * 2.0 - 1.0));
+}
+
+/*
+ * Ends the pending reset: disarms the termination timer. Inside a DO block that committed,
+ * the reset stays pending, and the timer armed, for the transaction the block goes on in.
+ */
+static void
+end_pending_reset(void)
+{
+	reset_pending = SPI_inside_nonatomic_context();
+	if (!reset_pending && get_timeout_active(termination_timeout))
+		disable_timeout(termination_timeout, false);
+}
+
+/* What RESET ALL, SET ROLE NONE and reset_nontransactional_state undo, at commit. */
 static void
 reset_session(void)
 {
-	ResetSequenceCaches();
 	ResetAllOptions();
 	(void) set_config_option("role", "none", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
-	LockReleaseSession(USER_LOCKMETHOD);
+	reset_nontransactional_state();
 }
 
 /*
@@ -191,15 +228,15 @@ transaction_ends(XactEvent event, void *arg)
 			if (reset_pending)
 			{
 				reset_session();
-				reset_pending = SPI_inside_nonatomic_context();
+				end_pending_reset();
 			}
 			break;
 		case XACT_EVENT_ABORT:
 			forget_binding();
 			if (reset_pending)
 			{
-				LockReleaseSession(USER_LOCKMETHOD);
-				reset_pending = SPI_inside_nonatomic_context();
+				reset_nontransactional_state();
+				end_pending_reset();
 			}
 			break;
 		case XACT_EVENT_COMMIT:
@@ -233,6 +270,8 @@ rejected_command(Node *statement)
 			return "LISTEN";
 		case T_LockStmt:
 			return "LOCK";
+		case T_AlterDefaultPrivilegesStmt:
+			return "ALTER DEFAULT PRIVILEGES";
 		case T_DeclareCursorStmt:
 			if ((((DeclareCursorStmt *) statement)->options & CURSOR_OPT_HOLD) != 0)
 				return "DECLARE ... WITH HOLD";
@@ -263,14 +302,20 @@ check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 /*
  * Whether a relation is one of the library's own tables (registry, audit, quotas, the list of
  * protected tables): in a schema that has the library's tenancy_migrations table, and without
- * forced row-level security, which every protected tenant table has.
+ * forced row-level security, which every protected tenant table has. The planner statistics
+ * count too: pg_stats shows sampled values of every table the role can read that has no
+ * active row-level security, the library's tables among them.
  */
 static bool
 library_relation(Oid relation)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+	HeapTuple	tuple;
 	Form_pg_class form;
 	bool		result;
+
+	if (relation == StatisticRelationId || relation == StatisticExtDataRelationId)
+		return true;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
 
 	if (!HeapTupleIsValid(tuple))
 		return false;
@@ -305,7 +350,7 @@ check_permissions(List *range_table, bool ereport_on_violation)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("tenancy binding: a tenant transaction cannot use the library table %s.%s",
 							get_namespace_name(get_rel_namespace(entry->relid)), get_rel_name(entry->relid)),
-					 errdetail("The registry, audit and quota tables belong to every tenant.")));
+					 errdetail("The registry, audit and quota tables and the planner's statistics cover every tenant.")));
 		}
 	}
 	if (next_check_permissions != NULL)
@@ -313,9 +358,19 @@ check_permissions(List *range_table, bool ereport_on_violation)
 	return true;
 }
 
+/* Ends the backend with FATAL, as pg_terminate_backend does; runs in a signal handler. */
+static void
+transaction_overran(void)
+{
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
 void
 _PG_init(void)
 {
+	termination_timeout = RegisterTimeout(USER_TIMEOUT, transaction_overran);
 	CacheRegisterSyscacheCallback(PROCOID, forget_key, (Datum) 0);
 	RegisterXactCallback(transaction_ends, NULL);
 	next_process_utility = ProcessUtility_hook;
@@ -419,10 +474,12 @@ transaction_minute(void)
 }
 
 /*
- * bind_tenant(tenant text, tag text) RETURNS void
+ * bind_tenant(tenant text, tag text, ends_after_milliseconds bigint DEFAULT 0) RETURNS void
  *
  * An empty or NULL tenant binds no tenant. Otherwise the tag must be 77 characters: the minute
- * (12 digits, within one of the transaction's), a colon, and the HMAC in lowercase hex.
+ * (12 digits, within one of the transaction's), a colon, and the HMAC in lowercase hex. A
+ * positive ends_after_milliseconds arms the termination timer, or moves it earlier; no call
+ * moves it later or disarms it.
  */
 Datum
 tenancy_bind_tenant(PG_FUNCTION_ARGS)
@@ -439,6 +496,14 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
 	reset_pending = true;
 	forget_binding();
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_INT64(2) > 0)
+	{
+		int			ends_after = (int) Min(PG_GETARG_INT64(2), (int64) PG_INT32_MAX);
+		TimestampTz ends_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ends_after);
+
+		if (!get_timeout_active(termination_timeout) || ends_at < get_timeout_finish_time(termination_timeout))
+			enable_timeout_after(termination_timeout, ends_after);
+	}
 	if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
 		PG_RETURN_VOID();
 	tenant_text = PG_GETARG_TEXT_PP(0);

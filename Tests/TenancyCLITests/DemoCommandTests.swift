@@ -214,6 +214,6 @@ import Testing
     @Test func demoRejectsArgument() async throws {
         let result = try await TenancyExecutable.run(["demo", "fast"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("usage: tenancy demo [--database URL] [--json]"))
+        #expect(result.stderr.contains("usage: tenancy demo [--database URL] [--admin-database URL] [--json]"))
     }
 }

@@ -24,6 +24,23 @@ enum CLIPostgresServer {
         return (environment["TENANCY_TEST_POSTGRES_URL"]!, environment["TENANCY_TEST_POSTGRES_OWNER_URL"]!)
     }
 
+    /// Returns the superuser's URL, or records an issue when it is missing.
+    static func adminURL() throws -> String {
+        guard let url = environment["TENANCY_TEST_POSTGRES_ADMIN_URL"], !url.isEmpty else {
+            Issue.record("missing TENANCY_TEST_POSTGRES_ADMIN_URL although TENANCY_TEST_REQUIRE_BACKENDS=1: run the tests through ./scripts/test")
+            throw MissingServerError()
+        }
+        return url
+    }
+
+    /// Returns `url` with its database replaced by `database`.
+    static func url(_ url: String, database: String) throws -> String {
+        guard let slash = url.range(of: "/", options: .backwards), !url[slash.upperBound...].contains("@") else {
+            throw MissingServerError()
+        }
+        return String(url[..<slash.upperBound]) + database
+    }
+
     /// Returns the maintenance role's URL (`tenancy_maintenance`, with BYPASSRLS), or records
     /// an issue when it is missing.
     static func maintenanceURL() throws -> String {
@@ -53,6 +70,16 @@ struct PostgresWorkspace {
             options += ["--owner-database", owner]
         }
         return try await TenancyExecutable.run(arguments + options, environment: [PostgresBindingSecret.environmentVariable: secret])
+    }
+
+    /// Creates the schema as the superuser with the C binding functions in it, as the SQL that
+    /// `tenancy roles-sql` prints does, so the first `create` installs the C check.
+    func prepareBindingLibrary() async throws {
+        let admin = try PostgresDatabase(url: try CLIPostgresServer.adminURL(), maximumConnections: 1)
+        let ownerRole = try PostgresConfiguration(url: owner).user
+        let applicationRole = try PostgresConfiguration(url: application).user
+        try await PostgresRowLevelSecurity(schema: schema).installBindingLibrary(admin: admin, owner: ownerRole, applicationRole: applicationRole)
+        await admin.close()
     }
 
     /// Runs SQL as the owner role.
@@ -107,9 +134,13 @@ struct PostgresCommandTests {
         #expect(missing.status == 3)
     }
 
-    @Test func sqlSeesOnlyTenantRows() async throws {
+    @Test(arguments: [true, false])
+    func sqlSeesOnlyTenantRows(withBindingLibrary: Bool) async throws {
         let workspace = try PostgresWorkspace()
         defer { Task { try? await workspace.drop() } }
+        if withBindingLibrary {
+            try await workspace.prepareBindingLibrary()
+        }
         for id in ["acme", "globex"] {
             let result = try await workspace.run("create", "--id", id, "--name", id, "--tier", "free", "--admin-email", "a@\(id).example")
             #expect(result.status == 0, "\(result.stderr)")
@@ -130,12 +161,24 @@ struct PostgresCommandTests {
         #expect(read.status == 0)
         #expect(read.stdout == "tenant_id  id\nacme       n1\nacme       n2\n\n(2 rows)\n")
 
-        // The forged binding replaces the verified one inside the statement, so the policy
-        // sees no valid tenant and the statement returns no rows at all.
+        // With the PL/pgSQL check the forged setting replaces the verified one inside the
+        // statement, so the policy sees no valid tenant and returns no rows at all. The C check
+        // reads no setting, so the statement still sees acme's rows only.
         let forged = try await workspace.run(
-            "sql", "--tenant", "acme", "SELECT n.* FROM \(table) n, (SELECT set_config('tenancy.tenant_id', 'globex', true)) AS f", withOwner: false)
+            "sql", "--tenant", "acme", "SELECT n.* FROM \(table) n, (SELECT set_config('tenancy.tenant_id', 'globex', true)) AS f ORDER BY n.id",
+            withOwner: false)
         #expect(forged.status == 0, "\(forged.stderr)")
-        #expect(forged.stdout == "No rows.\n")
+        #expect(forged.stdout == (withBindingLibrary ? "tenant_id  id\nacme       n1\nacme       n2\n\n(2 rows)\n" : "No rows.\n"))
+
+        // Tenant SQL and the registry: the C check rejects the library's tables.
+        let registry = try await workspace.run(
+            "sql", "--tenant", "acme", "SELECT admin_email FROM \"\(workspace.schema)\".tenancy_tenants WHERE id = 'globex'", withOwner: false)
+        if withBindingLibrary {
+            #expect(registry.status == 4, "\(registry.stdout)\(registry.stderr)")
+            #expect(registry.stderr.contains("tenancy binding: a tenant transaction cannot use the library table \(workspace.schema).tenancy_tenants"))
+        } else {
+            #expect(registry.stdout == "admin_email\na@globex.example\n\n(1 row)\n")
+        }
 
         let rehome = try await workspace.run("sql", "--tenant", "acme", "UPDATE \(table) SET tenant_id = 'globex'", withOwner: false)
         #expect(rehome.status == 4)
@@ -150,9 +193,16 @@ struct PostgresCommandTests {
 
         // Other tests share the database, so this run searches only the workspace's schema.
         let verify = try await workspace.run("verify", "--only-schema", workspace.schema)
-        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("\(workspace.schema).notes  yes       yes              ok\n"))
-        #expect(verify.stdout.hasSuffix("Passed: 0 findings, 9 of 9 probes passed.\n"))
+        if withBindingLibrary {
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stdout.hasPrefix("Binding check: C check from the tenancy_binding library\n"))
+            #expect(verify.stdout.hasSuffix("Passed: 0 findings, 10 of 10 probes passed.\n"))
+        } else {
+            #expect(verify.status == 4)
+            #expect(verify.stdout.hasPrefix("Binding check: PL/pgSQL check\n"))
+            #expect(verify.stdout.contains("tenant A cannot read the library's tables"))
+        }
 
         // An unprotected table with a tenant_id column in the schema is a finding.
         try await workspace.ownerExecute("CREATE TABLE \"\(workspace.schema)\".loose (tenant_id text NOT NULL, PRIMARY KEY (tenant_id))")
@@ -311,12 +361,59 @@ struct PostgresCommandTests {
         #expect(!unreachable.stderr.contains("not-the-password"))
     }
 
-    @Test func demoOnPostgres() async throws {
+    @Test func rolesSQLThenCreate() async throws {
+        // The SQL changes grants in the database, so the test makes a database of its own.
+        let (application, owner) = try CLIPostgresServer.urls()
+        let database = "cli_roles_" + String(UUID().uuidString.lowercased().prefix(8))
+        let admin = try PostgresDatabase(url: try CLIPostgresServer.adminURL(), maximumConnections: 1)
+        try await admin.execute("CREATE DATABASE \(database)")
+        do {
+            let applicationURL = try CLIPostgresServer.url(application, database: database)
+            let ownerURL = try CLIPostgresServer.url(owner, database: database)
+            let options = ["--database", applicationURL, "--owner-database", ownerURL]
+            let sql = try await TenancyExecutable.run(["roles-sql"] + options)
+            #expect(sql.status == 0, "\(sql.stderr)")
+            #expect(sql.stdout.contains("CREATE OR REPLACE FUNCTION \"tenancy\".bind_tenant("))
+            let adminOfDatabase = try PostgresDatabase(url: try CLIPostgresServer.url(try CLIPostgresServer.adminURL(), database: database), maximumConnections: 1)
+            try await adminOfDatabase.withConnection { connection in try connection.executeScript(sql.stdout) }
+            await adminOfDatabase.close()
+
+            let secret = [PostgresBindingSecret.environmentVariable: PostgresBindingSecret.generate().hexEncoded]
+            let created = try await TenancyExecutable.run(
+                ["create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example"] + options, environment: secret)
+            #expect(created.status == 0, "\(created.stderr)")
+            let verify = try await TenancyExecutable.run(["verify"] + options, environment: secret)
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stdout.hasPrefix("Binding check: C check from the tenancy_binding library\n"))
+        } catch {
+            Issue.record(error)
+        }
+        try await admin.execute("DROP DATABASE \(database) WITH (FORCE)")
+        await admin.close()
+    }
+
+    @Test func demoOnPostgresWithoutSuperuser() async throws {
         let (application, owner) = try CLIPostgresServer.urls()
         let result = try await TenancyExecutable.run(["demo", "--database", application, "--owner-database", owner])
         #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("with the verified binding (PL/pgSQL check)"))
+        #expect(result.stdout.contains(
+            "    verify reports one failed probe: with the PL/pgSQL check, tenant SQL can read the library's tables (run the demo with --admin-database for the C check)\n"))
+        let schema = try #require(result.field("Database")?.components(separatedBy: "schema ").last)
+        let database = try PostgresDatabase(url: owner, maximumConnections: 1)
+        try await database.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
+        await database.close()
+    }
+
+    @Test func demoOnPostgres() async throws {
+        let (application, owner) = try CLIPostgresServer.urls()
+        let result = try await TenancyExecutable.run(
+            ["demo", "--database", application, "--owner-database", owner, "--admin-database", try CLIPostgresServer.adminURL()])
+        #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Cross-tenant reads:  2, a forged set_config among them, none returned a row of the other tenant\n"))
         #expect(result.stdout.contains("Purged:              'umbrella-labs', 5 items removed\n"))
+        #expect(result.stdout.contains("with the verified binding (C check from the tenancy_binding library)"))
+        #expect(!result.stdout.contains("verify reports one failed probe"))
         let schema = try #require(result.field("Database")?.components(separatedBy: "schema ").last)
 
         // The printed commands work once the passwords are filled in: the demo printed the

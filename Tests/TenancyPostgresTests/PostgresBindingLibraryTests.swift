@@ -220,7 +220,9 @@ struct PostgresBindingLibraryTests {
             let error = await #expect(throws: PostgresError.self) { _ = try await fixture.itemIDs(as: fixture.tenantA) }
             #expect(error?.code == .invalidAuthorizationSpecification)
             #expect(error?.serverMessage == Self.doesNotVerify)
-            let rotated = PostgresTenantHandle(tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret), bindSQL: fixture.tenants.bindSQL)
+            let rotated = PostgresTenantHandle(
+                tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret), bindSQL: fixture.tenants.bindSQL,
+                endsAfterMilliseconds: fixture.tenants.endsAfterMilliseconds)
             let ids = try await rotated.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id").map { try $0.text("id") }
             #expect(ids == ["a1", "a2"])
         }

@@ -107,12 +107,16 @@ struct RowLevelSecurityFixture {
 
     /// Returns the binding statement of the fixture's check for `tenant` with any `tag`.
     func bindStatement(_ tenant: TenantID, tag: String) -> PostgresStatement {
-        PostgresStatement(tenants.bindSQL, [.text(tenant.rawValue), .text(tag)])
+        var arguments: [PostgresValue] = [.text(tenant.rawValue), .text(tag)]
+        if let endsAfter = tenants.endsAfterMilliseconds {
+            arguments.append(.integer(endsAfter))
+        }
+        return PostgresStatement(tenants.bindSQL, arguments)
     }
 
-    /// `SELECT <schema>.bind_tenant($1, $2)`, the C check's binding statement, for tenant SQL
+    /// `SELECT <schema>.bind_tenant($1, $2)`, the C check's binding call without a time limit, for tenant SQL
     /// that calls it itself.
-    var bindTenantSQL: String { PostgresTenantBinding.librarySQL(quotedSchema: rls.quotedSchema) }
+    var bindTenantSQL: String { "SELECT \(rls.quotedSchema).bind_tenant($1, $2)" }
 
     /// Returns the server's current minute since 1970.
     func serverMinute() async throws -> Int64 {

@@ -86,7 +86,7 @@ struct PostgresRowLevelSecurityTests {
             let names = try await fixture.pool.withCheckedOutConnection { connection in
                 connection.box.preparedNames
             }
-            let binding = PreparedKey(fixture.tenants.binding.statement(tenant: fixture.tenantA, sql: fixture.tenants.bindSQL))
+            let binding = PreparedKey(fixture.bindStatement(fixture.tenantA, tag: ""))
             let keys = [binding] + fixture.tenants.sessionResetStatements.map(PreparedKey.init)
             #expect(keys.count == (check == .library ? 1 : 1 + PostgresTenantDatabase.sessionReset.count))
             for key in keys {
@@ -492,7 +492,7 @@ struct PostgresRowLevelSecurityTests {
             await fresh.close()
             #expect(neverBound == 0)
             let empty = try await fixture.pool.pipeline([
-                PostgresStatement(fixture.tenants.bindSQL, [.text(""), .text("")]),
+                PostgresStatement(fixture.tenants.bindSQL, [.text(""), .text("")] + (fixture.tenants.endsAfterMilliseconds.map { [.integer($0)] } ?? [])),
                 PostgresStatement("SELECT count(*) AS n FROM \(fixture.items)"),
             ])
             #expect(try empty[1].rows[0].integer("n") == 0)

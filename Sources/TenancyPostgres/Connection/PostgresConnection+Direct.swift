@@ -114,9 +114,12 @@ extension PostgresConnection {
 
         let deadline = configuration.statementTimeLimit.map { DispatchTime.now() + $0.dispatchInterval }
         let syncPositions = statementSteps < steps.count ? [statementSteps, steps.count] : [steps.count]
+        // After the cancel request at the limit, the poller waits as long again, at least a
+        // second, before it gives up on a statement that caught the cancel.
+        let grace = configuration.statementTimeLimit.map { max($0, .seconds(1)).dispatchInterval } ?? .seconds(1)
         let operation = PollOperation(
             handle: handle, socket: PQsocket(handle), canceller: canceller, statement: statement,
-            deadline: deadline, syncPositions: syncPositions, needsWrite: flushed == 1)
+            deadline: deadline, syncPositions: syncPositions, needsWrite: flushed == 1, grace: grace)
         // While a large send waited for room in the socket, libpq may have read the reply
         // already. Epoll reports only data still on the socket, so check the buffer first.
         let finishedEarly = !operation.needsWrite && PQisBusy(handle) == 0 && operation.advance()

@@ -109,7 +109,7 @@ final class PostgresPoller: @unchecked Sendable {
         // the new plan and wakes the thread if needed, and one registered before is read below.
         plannedWake.store(idle, ordering: .releasing)
         let nearest = operations.withLock { operations in
-            operations.values.compactMap(\.deadline).min()
+            operations.values.flatMap { [$0.deadline, $0.abandonAt].compactMap { $0 } }.min()
         }
         guard let nearest, nearest.uptimeNanoseconds < idle else { return Self.idleWait }
         plannedWake.store(nearest.uptimeNanoseconds, ordering: .releasing)
@@ -118,20 +118,39 @@ final class PostgresPoller: @unchecked Sendable {
     }
 
     /// Sends `PQcancel` for every operation past its time limit, once, off this thread
-    /// (`PQcancel` opens a connection to the server and waits for it).
+    /// (`PQcancel` opens a connection to the server and waits for it), and gives up on every
+    /// operation still running a grace period later.
+    ///
+    /// SQL can catch the cancel request (a `DO` block with `EXCEPTION WHEN query_canceled`)
+    /// and go on. Giving up resumes the sender with ``PostgresError/Kind/statementTimedOut``,
+    /// and the connection, still busy, is closed instead of reused. The server's backend goes
+    /// on until it finishes or notices; the C binding check ends it itself (see
+    /// ``PostgresTenantBinding/endsAfterMilliseconds(timeLimit:)``).
     private func cancelOverdue() {
         let now = DispatchTime.now()
+        var abandoned: [PollOperation] = []
         let overdue = operations.withLock { operations in
-            operations.values.filter { operation in
-                guard let deadline = operation.deadline, deadline <= now else { return false }
-                operation.deadline = nil
-                return true
+            var overdue: [PollOperation] = []
+            for (token, operation) in operations {
+                if let deadline = operation.deadline, deadline <= now {
+                    operation.deadline = nil
+                    operation.abandonAt = now + operation.grace
+                    overdue.append(operation)
+                } else if let abandonAt = operation.abandonAt, abandonAt <= now {
+                    operations.removeValue(forKey: token)
+                    abandoned.append(operation)
+                }
             }
+            return overdue
         }
         for operation in overdue {
             let canceller = operation.canceller
             let statement = operation.statement
             QueryCanceller.timeLimitQueue.async { canceller.cancelStatement(statement) }
+        }
+        for operation in abandoned {
+            operation.abandon()
+            operation.finish()
         }
     }
 }
@@ -141,15 +160,20 @@ final class PostgresPoller: @unchecked Sendable {
 ///
 /// The task that sent the pipeline hands the `PGconn*` to the poller thread by registering the
 /// operation, and takes it back when the continuation resumes, so exactly one thread uses the
-/// connection at a time. `@unchecked Sendable` is sound because of that hand-off. The one field
-/// the poller reads from another thread, ``deadline``, is only changed under the poller's lock
-/// after registration.
+/// connection at a time. `@unchecked Sendable` is sound because of that hand-off. The fields
+/// the poller reads from another thread, ``deadline`` and ``abandonAt``, are only changed under
+/// the poller's lock after registration.
 final class PollOperation: @unchecked Sendable {
     let handle: OpaquePointer
     let socket: Int32
     let canceller: QueryCanceller
     let statement: UInt64
     var deadline: DispatchTime?
+    /// When the poller gives up on a statement that went on after its cancel request; set when
+    /// the deadline passes.
+    var abandonAt: DispatchTime?
+    /// How long after the cancel request the poller waits before it gives up.
+    let grace: DispatchTimeInterval
     var needsWrite: Bool
 
     /// The number of results before each Sync, counted from the start: `[2, 4]` for two
@@ -176,13 +200,14 @@ final class PollOperation: @unchecked Sendable {
 
     init(
         handle: OpaquePointer, socket: Int32, canceller: QueryCanceller, statement: UInt64, deadline: DispatchTime?, syncPositions: [Int],
-        needsWrite: Bool
+        needsWrite: Bool, grace: DispatchTimeInterval = .seconds(1)
     ) {
         self.handle = handle
         self.socket = socket
         self.canceller = canceller
         self.statement = statement
         self.deadline = deadline
+        self.grace = grace
         self.syncPositions = syncPositions
         self.needsWrite = needsWrite
     }
@@ -255,6 +280,14 @@ final class PollOperation: @unchecked Sendable {
     /// Ends the operation with a broken connection.
     func fail(reason: String) {
         failure = PostgresError(.connectionBroken, operation: "pipeline", message: "the connection failed: \(reason)")
+        phase = .done
+    }
+
+    /// Ends the operation as timed out, for a statement that went on after its cancel request.
+    func abandon() {
+        failure = PostgresError(
+            .statementTimedOut, code: .queryCanceled, operation: "pipeline",
+            message: "the statement went on after the cancel request at its time limit, so the pool gave up on it and closes its connection")
         phase = .done
     }
 

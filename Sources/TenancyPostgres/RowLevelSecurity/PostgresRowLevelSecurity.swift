@@ -156,13 +156,14 @@ public struct PostgresRowLevelSecurity: Sendable {
         let library = "$libdir/\(Self.bindingLibrary)"
         return """
             DO $tenancy$ BEGIN
-                CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text) RETURNS void
-                    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';
+                DROP FUNCTION IF EXISTS \(s).bind_tenant(pg_catalog.text, pg_catalog.text);
+                CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text, ends_after_milliseconds pg_catalog.int8 DEFAULT 0)
+                    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';
                 CREATE OR REPLACE FUNCTION \(s).bound_tenant() RETURNS pg_catalog.text
                     LANGUAGE c STABLE PARALLEL RESTRICTED AS '\(library)', 'tenancy_bound_tenant';
-                ALTER FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text) OWNER TO \(owner);
+                ALTER FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text, pg_catalog.int8) OWNER TO \(owner);
                 ALTER FUNCTION \(s).bound_tenant() OWNER TO \(owner);
-                REVOKE ALL ON FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text), \(s).bound_tenant() FROM PUBLIC;
+                REVOKE ALL ON FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text, pg_catalog.int8), \(s).bound_tenant() FROM PUBLIC;
             EXCEPTION WHEN undefined_file THEN
                 RAISE NOTICE 'the server has no \(Self.bindingLibrary) library, so the verified binding will use its PL/pgSQL check; install it with make -C postgres-extension install';
             END $tenancy$;
@@ -263,7 +264,7 @@ public struct PostgresRowLevelSecurity: Sendable {
                 """)
             if hasLibrary, binding.isVerified {
                 try connection.executeScript(
-                    "GRANT EXECUTE ON FUNCTION \(quotedSchema).bind_tenant(pg_catalog.text, pg_catalog.text), \(quotedSchema).bound_tenant() TO \(application)")
+                    "GRANT EXECUTE ON FUNCTION \(quotedSchema).bind_tenant(pg_catalog.text, pg_catalog.text, pg_catalog.int8), \(quotedSchema).bound_tenant() TO \(application)")
             }
         }
     }
@@ -275,7 +276,7 @@ public struct PostgresRowLevelSecurity: Sendable {
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
             JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
         WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND l.lanname OPERATOR(pg_catalog.=) 'c'
-            AND ((p.proname OPERATOR(pg_catalog.=) 'bind_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 2)
+            AND ((p.proname OPERATOR(pg_catalog.=) 'bind_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 3)
                 OR (p.proname OPERATOR(pg_catalog.=) 'bound_tenant' AND p.pronargs OPERATOR(pg_catalog.=) 0))
         """
 

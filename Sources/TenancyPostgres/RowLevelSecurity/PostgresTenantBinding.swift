@@ -214,18 +214,35 @@ public enum PostgresTenantBinding: Sendable {
     /// Returns the statement that binds `tenant` (or, for nil, no tenant) for the rest of the
     /// transaction: ``sql``, which always sets both settings, so no value left on a pooled
     /// connection's session by earlier SQL is ever used, or with the C check
-    /// ``librarySQL(quotedSchema:)``, whose arguments are the same.
-    func statement(tenant: TenantID?, now: Date = Date(), sql: String = Self.sql) -> PostgresStatement {
-        var statement = PostgresStatement(sql, arguments(tenant: tenant, now: now))
+    /// ``librarySQL(quotedSchema:)``, whose first two arguments are the same and whose third is
+    /// `endsAfterMilliseconds` (0 for none).
+    func statement(tenant: TenantID?, now: Date = Date(), sql: String = Self.sql, endsAfterMilliseconds: Int64? = nil) -> PostgresStatement {
+        var arguments = arguments(tenant: tenant, now: now)
+        if let endsAfterMilliseconds {
+            arguments.append(.integer(endsAfterMilliseconds))
+        }
+        var statement = PostgresStatement(sql, arguments)
         // It sets transaction-local state and nothing else.
         statement.repeatable = true
         return statement
     }
 
     /// The binding statement for the C check: `bind_tenant` verifies the tag and keeps the
-    /// tenant for the transaction, or unbinds for an empty tenant.
+    /// tenant for the transaction, or unbinds for an empty tenant. Its third argument arms a
+    /// timer that ends the backend when the transaction runs that many milliseconds, because
+    /// SQL can catch the cancel request that the pool's time limit sends.
     static func librarySQL(quotedSchema: String) -> String {
-        "SELECT \(quotedSchema).bind_tenant($1, $2)"
+        "SELECT \(quotedSchema).bind_tenant($1, $2, $3)"
+    }
+
+    /// The third argument of ``librarySQL(quotedSchema:)`` for a pool with `timeLimit`: twice
+    /// the limit plus a second, so the pool's cancel at the limit, and its own giving up at
+    /// twice the limit, come first; 0 without a limit.
+    static func endsAfterMilliseconds(timeLimit: Duration?) -> Int64 {
+        guard let timeLimit else { return 0 }
+        let (seconds, attoseconds) = timeLimit.components
+        let milliseconds = seconds.multipliedReportingOverflow(by: 1_000).partialValue + attoseconds / 1_000_000_000_000_000
+        return milliseconds.multipliedReportingOverflow(by: 2).partialValue + 1_000
     }
 
     /// Sets the tenant, the tag, and `tenancy.bound_at` to the transaction's start time

@@ -147,7 +147,8 @@ extension PostgresTenantDatabase {
         let bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
         let bound: String?
         do {
-            bound = try await database.pipeline([binding.statement(tenant: probe, sql: bindSQL), PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
+            let bind = binding.statement(tenant: probe, sql: bindSQL, endsAfterMilliseconds: check == .library ? 0 : nil)
+            bound = try await database.pipeline([bind, PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
         } catch let error as PostgresError where error.code == .invalidAuthorizationSpecification {
             // bind_tenant rejects a tag that does not verify, saying why.
             throw IsolationError(

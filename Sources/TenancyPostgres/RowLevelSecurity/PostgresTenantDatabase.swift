@@ -67,6 +67,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         let check = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
         self.bindingCheck = check
         self.bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
+        self.endsAfterMilliseconds = check == .library ? PostgresTenantBinding.endsAfterMilliseconds(timeLimit: database.configuration.statementTimeLimit) : nil
         self.sessionResetStatements = check == .plpgsql ? Self.sessionReset : []
         self.database = database
         self.binding = binding
@@ -85,26 +86,34 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(tenantID: tenantID, database: database, binding: binding, bindSQL: bindSQL, sessionReset: sessionResetStatements)
+        PostgresTenantHandle(
+            tenantID: tenantID, database: database, binding: binding, bindSQL: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds,
+            sessionReset: sessionResetStatements)
     }
 
     /// The check the database runs for every tenant statement, found at start-up.
     public let bindingCheck: PostgresBindingCheck
     /// The binding statement's SQL for ``bindingCheck``.
     let bindSQL: String
+    /// With the C check, when the database ends a tenant transaction's backend; see
+    /// ``PostgresTenantBinding/endsAfterMilliseconds(timeLimit:)``.
+    let endsAfterMilliseconds: Int64?
     /// ``sessionReset`` with the PL/pgSQL check, else nothing.
     let sessionResetStatements: [PostgresStatement]
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await database.pipeline([binding.statement(tenant: nil, sql: bindSQL), query.statement], sessionReset: sessionResetStatements)[1].rows
+        let bind = binding.statement(tenant: nil, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
+        return try await database.pipeline([bind, query.statement], sessionReset: sessionResetStatements)[1].rows
     }
 
     /// The statements that undo, after each tenant statement, what it left on the pooled
     /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
-    /// `SET ROLE` (which `RESET ALL` skips), session advisory locks, and the sequence values
-    /// that `lastval()` and `currval()` return (`DISCARD SEQUENCES`).
+    /// `SET ROLE` (which `RESET ALL` skips), session advisory locks, the sequence values that
+    /// `lastval()` and `currval()` return (`DISCARD SEQUENCES`), and the seed of `random()`,
+    /// which `setseed()` would let the next tenant's values be predicted from. The new seed takes
+    /// 52 bits of `gen_random_uuid()`, which draws from the server's strong random source.
     ///
     /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
@@ -113,7 +122,12 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// can, they go unnamed, because SQL that could name them could replace them.
     static let sessionReset = [
         PostgresStatement("RESET ALL"),
-        PostgresStatement("SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false)"),
+        PostgresStatement(
+            """
+            SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false),
+                pg_catalog.setseed(('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::pg_catalog.text), 1, 13))
+                    ::pg_catalog.bit(52)::pg_catalog.int8 OPERATOR(pg_catalog./) 4503599627370496.0 OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.-) 1)
+            """),
         PostgresStatement("DISCARD SEQUENCES"),
     ]
 }
@@ -127,6 +141,8 @@ public struct PostgresTenantHandle: Sendable {
     let binding: PostgresTenantBinding
     /// The binding statement's SQL; see ``PostgresTenantDatabase/bindingCheck``.
     let bindSQL: String
+    /// See ``PostgresTenantDatabase/endsAfterMilliseconds``.
+    var endsAfterMilliseconds: Int64? = nil
     /// The statements run after each statement; see ``PostgresTenantDatabase/sessionReset``.
     var sessionReset: [PostgresStatement] = []
 
@@ -143,7 +159,8 @@ public struct PostgresTenantHandle: Sendable {
 
     /// Sends the binding and the statement in one pipeline and returns the statement's result.
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
-        let results = try await database.pipeline([binding.statement(tenant: tenantID, sql: bindSQL), query.statement], sessionReset: sessionReset)
+        let bind = binding.statement(tenant: tenantID, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
+        let results = try await database.pipeline([bind, query.statement], sessionReset: sessionReset)
         return results[1]
     }
 
@@ -158,7 +175,7 @@ public struct PostgresTenantHandle: Sendable {
     /// resets the session itself as the transaction ends).
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
-        let bind = binding.statement(tenant: tenantID, sql: bindSQL)
+        let bind = binding.statement(tenant: tenantID, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
         let sessionReset = self.sessionReset
         return try await database.withConnection { connection in
             defer {
