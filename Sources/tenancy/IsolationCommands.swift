@@ -21,8 +21,15 @@ enum IsolationCommands {
             table, unprotected tables with a tenant_id column) and the live probes. The probes run
             in a transaction that is rolled back, so they leave nothing behind.
             Exits with 4 when there is a finding or a probe failed, with 0 otherwise.
-            On PostgreSQL every schema is searched for unprotected tables with a tenant_id column,
-            unless --only-schema names the schemas to search.
+            On PostgreSQL the output starts with the binding check the database runs (the C check
+            from the tenancy_binding library, or the PL/pgSQL check). FILTERED means that row-level
+            security is enabled and forced with the library's policy, WRITES CONFINED that the
+            policy has its WITH CHECK clause. The probes run through the application role as two
+            probe tenants on a scratch table that the owner role creates and drops, so verify
+            needs --owner-database and \(PostgresBindingSecret.environmentVariable). One probe
+            reads the library's own tables as a tenant: the C check rejects that, and with the
+            PL/pgSQL check it fails. Every schema is searched for unprotected tables with a tenant_id
+            column, unless --only-schema names the schemas to search.
             """,
         run: runVerify)
 
@@ -37,7 +44,10 @@ enum IsolationCommands {
         positionals: [PositionalSpec(name: "SQL", isRequired: true, help: "one SQL statement, quoted for the shell")],
         details: """
             The statement runs in the tenant's scope with row-level security on: it sees and changes
-            only that tenant's rows of protected tables. A statement whose first keyword is INSERT,
+            only that tenant's rows of protected tables. On PostgreSQL the C binding check also
+            rejects the library's own tables (registry, audit, quotas) and commands whose effect
+            outlives the statement; with the PL/pgSQL check the statement can read and change every
+            table the application role can, which 'tenancy verify' reports. A statement whose first keyword is INSERT,
             UPDATE, DELETE or REPLACE prints the number of rows it changed ({"changed": N} with
             --json). Any other statement prints its rows as a table, or with --json as an array of
             objects from column name to value (NULL as null, blobs as base64 strings, a repeated

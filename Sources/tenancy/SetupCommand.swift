@@ -20,10 +20,14 @@ enum SetupCommand {
             from PUBLIC, hides the session's prepared statements (pg_prepared_statements) and
             other sessions' SQL (pg_stat_activity) from PUBLIC, takes pg_terminate_backend,
             pg_cancel_backend and large-object creation from PUBLIC, and creates the schema owned
-            by the owner role. The first 'tenancy create'
-            then installs the tables as the owner role. A table of your own gets row-level
-            security from PostgresRowLevelSecurity.protect(table:), which also grants the
-            maintenance role SELECT on it.
+            by the owner role, with USAGE for the application and maintenance roles. When the
+            server has the tenancy_binding library (make -C postgres-extension install, as root on
+            the database host), it also creates the C binding functions bind_tenant and
+            bound_tenant in the schema; otherwise it raises a notice, and the verified binding uses
+            the PL/pgSQL check. The first 'tenancy create' then installs the tables as the owner
+            role. A table of your own gets row-level security from
+            PostgresRowLevelSecurity.protect(table:), which also grants the maintenance role
+            SELECT on it. With --json the SQL comes as {"sql": "..."}.
             """,
         run: runRolesSQL)
 
@@ -51,6 +55,15 @@ enum SetupCommand {
         } catch {
             throw UsageError("invalid role, database or schema name: \(error)")
         }
-        invocation.console.write(sql)
+        if invocation.json {
+            try invocation.console.writeJSON(RolesSQLOutput(sql: sql))
+        } else {
+            invocation.console.write(sql)
+        }
+    }
+
+    /// The output of `roles-sql --json`.
+    struct RolesSQLOutput: Encodable {
+        let sql: String
     }
 }

@@ -19,10 +19,19 @@ struct SetupCommandTests {
             "REVOKE SELECT ON pg_catalog.pg_prepared_statements FROM PUBLIC;",
             "CREATE SCHEMA IF NOT EXISTS \"billing\" AUTHORIZATION \"app_owner\";",
             "ALTER ROLE \"app_maint\" BYPASSRLS;",
+            "GRANT USAGE ON SCHEMA \"billing\" TO \"app\";",
+            "GRANT USAGE ON SCHEMA \"billing\" TO \"app_maint\";",
+            "    CREATE OR REPLACE FUNCTION \"billing\".bound_tenant() RETURNS pg_catalog.text",
         ] {
             #expect(result.stdout.contains(line + "\n"), "missing: \(line)")
         }
+        #expect(result.stdout.components(separatedBy: "CREATE SCHEMA").count == 2)
         #expect(!result.stdout.contains("secret-"))
+
+        let json = try await TenancyExecutable.run(["roles-sql", "--database", Self.application, "--owner-database", Self.owner, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let sql = try json.jsonObject()["sql"] as? String
+        #expect(sql?.contains("CREATE SCHEMA IF NOT EXISTS \"tenancy\" AUTHORIZATION \"app_owner\";\n") == true)
     }
 
     @Test func rolesSQLRejectsSharedRoleAndSQLite() async throws {
