@@ -253,9 +253,23 @@ struct PostgresCommandTests {
         try await workspace.ownerExecute("CREATE TABLE \"\(other)\".orders (tenant_id text NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
         defer { Task { try? await workspace.ownerExecute("DROP SCHEMA \"\(other)\" CASCADE") } }
 
+        // A table that another installation of the library protects is not a finding here.
+        let protectedElsewhere = "\(workspace.schema)_installed"
+        try await workspace.ownerExecute("CREATE SCHEMA \"\(protectedElsewhere)\"")
+        defer { Task { try? await workspace.ownerExecute("DROP SCHEMA \"\(protectedElsewhere)\" CASCADE") } }
+        try await workspace.ownerExecute(
+            "CREATE TABLE \"\(protectedElsewhere)\".debates (tenant_id text NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
+        let ownerPool = try PostgresDatabase(url: workspace.owner, maximumConnections: 1)
+        let applicationRole = try PostgresConfiguration(url: workspace.application).user
+        let elsewhere = try PostgresRowLevelSecurity(schema: protectedElsewhere)
+        try await elsewhere.install(owner: ownerPool, applicationRole: applicationRole, binding: .verified(.generate()))
+        try await elsewhere.protect(table: "debates", schema: protectedElsewhere, owner: ownerPool, applicationRole: applicationRole)
+        await ownerPool.close()
+
         let everywhere = try await workspace.run("verify")
         #expect(everywhere.status == 4)
         #expect(everywhere.stdout.contains("the table \(other).orders has a tenant_id column but is not protected"))
+        #expect(!everywhere.stdout.contains("\(protectedElsewhere).debates"))
 
         let scoped = try await workspace.run("verify", "--only-schema", workspace.schema)
         #expect(!scoped.stdout.contains("\(other).orders"))

@@ -202,7 +202,9 @@ public struct PostgresIsolationVerifier: Sendable {
             findings.append(.init(subject: name, message: "the application role may create objects in schema \(name); REVOKE CREATE ON SCHEMA \(name) FROM it and from PUBLIC"))
         }
 
-        // Tables with a tenant_id column that are not protected.
+        // Tables with a tenant_id column that are not protected. A table that another
+        // installation of the library protects (forced row-level security and the library's
+        // policy) is that installation's to verify.
         let unprotected = try await tenants.database.query(
             """
             SELECT n.nspname::text AS schema_name, c.relname::text AS table_name
@@ -211,8 +213,10 @@ public struct PostgresIsolationVerifier: Sendable {
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND n.nspname NOT LIKE 'pg\\_%' AND c.relname NOT LIKE 'tenancy\\_%'
               AND ($1::text[] IS NULL OR n.nspname OPERATOR(pg_catalog.=) ANY ($1::text[]))
+              AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (
+                  SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid AND p.polname OPERATOR(pg_catalog.=) $2))
             ORDER BY 1, 2
-            """, [schemas.map { .text(Self.textArray($0)) } ?? .null])
+            """, [schemas.map { .text(Self.textArray($0)) } ?? .null, .text(PostgresRowLevelSecurity.policyName)])
         let protectedSet = Set(protected)
         for row in unprotected {
             let table = PostgresRowLevelSecurity.TableName(schema: try row.text("schema_name"), name: try row.text("table_name"))
