@@ -22,6 +22,7 @@
 #include "catalog/pg_statistic_ext_data.h"
 #include "commands/sequence.h"
 #include "common/hmac.h"
+#include "common/pg_prng.h"
 #include "common/sha2.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -174,6 +175,14 @@ forget_binding(void)
 }
 
 /*
+ * The source of the seeds that the reset gives random(): seeded once per backend from the
+ * strong random source, and never visible to SQL. Reading the strong source at every reset
+ * cost about a tenth of the point-select rate.
+ */
+static pg_prng_state seed_source;
+static bool seed_source_ready = false;
+
+/*
  * Undoes the session state that a transaction's end does not undo: sequence values that
  * lastval() and currval() return (DISCARD SEQUENCES), session advisory locks, and the seed of
  * random(), which setseed() or SET seed would let the next tenant's values be predicted from.
@@ -182,12 +191,11 @@ forget_binding(void)
 static void
 reset_nontransactional_state(void)
 {
-	uint64		bits;
+	uint64		bits = pg_prng_uint64(&seed_source);
 
 	ResetSequenceCaches();
 	LockReleaseSession(USER_LOCKMETHOD);
-	if (pg_strong_random(&bits, sizeof(bits)))
-		(void) DirectFunctionCall1(setseed, Float8GetDatum((double) (bits >> 11) / (double) (UINT64CONST(1) << 53) * 2.0 - 1.0));
+	(void) DirectFunctionCall1(setseed, Float8GetDatum((double) (bits >> 11) / (double) (UINT64CONST(1) << 53) * 2.0 - 1.0));
 }
 
 /*
@@ -493,6 +501,13 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	Oid			namespace;
 	int			i;
 
+	/* Seeded here rather than in _PG_init, where an error would leave the library half set up. */
+	if (!seed_source_ready)
+	{
+		if (!pg_prng_strong_seed(&seed_source))
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("tenancy binding: cannot read the strong random source")));
+		seed_source_ready = true;
+	}
 	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
 	reset_pending = true;
 	forget_binding();

@@ -88,7 +88,7 @@ struct PostgresRowLevelSecurityTests {
             }
             let binding = PreparedKey(fixture.bindStatement(fixture.tenantA, tag: ""))
             let keys = [binding] + fixture.tenants.sessionResetStatements.map(PreparedKey.init)
-            #expect(keys.count == (check == .library ? 1 : 1 + PostgresTenantDatabase.sessionReset.count))
+            #expect(keys.count == (check == .library ? 1 : 1 + PostgresTenantDatabase.sessionReset().count))
             for key in keys {
                 let name = names[key]
                 #expect(name?.hasPrefix("tenancy_") == true, "\(key.sql)")

@@ -13,7 +13,7 @@ struct PostgresSessionResetTests {
         let database = try PostgresDatabase(configuration, maximumConnections: 1)
         let results = try await database.pipeline(
             [PostgresStatement("SELECT $1::int8 + 1 AS value", [.integer(1)]), PostgresStatement("SELECT $1::int8 + 2 AS value", [.integer(1)])],
-            sessionReset: PostgresTenantDatabase.sessionReset)
+            sessionReset: PostgresTenantDatabase.sessionReset())
         #expect(try results[0].rows[0].integer("value") == 2)
         #expect(try results[1].rows[0].integer("value") == 3)
         let prepared = try await database.withCheckedOutConnection { connection in
@@ -48,11 +48,11 @@ struct PostgresSessionResetTests {
             let asB = fixture.tenants.handle(forID: fixture.tenantB)
             let pid = try await asA.query("SELECT pg_backend_pid() AS pid")[0].integer("pid")
             let resetIsPrepared = try await fixture.pool.withCheckedOutConnection { connection in
-                PostgresTenantDatabase.sessionReset.contains { connection.box.preparedNames[PreparedKey($0)] != nil }
+                PostgresTenantDatabase.sessionReset().contains { connection.box.preparedNames[PreparedKey($0)] != nil }
             }
             #expect(!resetIsPrepared)
             // The C check sends no reset statements, so only the binding is prepared.
-            #expect(fixture.tenants.sessionResetStatements.count == (check == .library ? 0 : PostgresTenantDatabase.sessionReset.count))
+            #expect(fixture.tenants.sessionResetStatements.count == (check == .library ? 0 : PostgresTenantDatabase.sessionReset().count))
             try await asA.execute("DEALLOCATE ALL")
 
             let inserted = try await asB.execute("INSERT INTO \(unsafeSQL: fixture.items) (tenant_id, id) VALUES (\(fixture.tenantB), 'b2')")

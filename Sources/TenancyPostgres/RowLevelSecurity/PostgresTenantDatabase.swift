@@ -17,15 +17,15 @@ public import Tenancy
 /// Tenant SQL can also change the session beyond its transaction: settings such as
 /// `client_encoding` or `search_path`, session advisory locks and `SET ROLE`. So with the
 /// verified binding, after every tenant statement and in the same round trip, the pool runs
-/// ``sessionReset``, and closes the connection when that fails. The trusted binding skips it,
+/// ``sessionReset(seed:)``, and closes the connection when that fails. The trusted binding skips it,
 /// because there every statement is trusted code, which could bind any tenant anyway.
 ///
 /// With the C check (``PostgresBindingCheck/library``) the binding statement is
 /// `bind_tenant($1, $2)`: the database checks the tag there, keeps the tenant in the backend's
 /// memory rather than in settings, and resets the session itself when the transaction ends, so
-/// the pool sends no ``sessionReset``. ``bindingCheck`` says which check the database runs.
+/// the pool sends no ``sessionReset(seed:)``. ``bindingCheck`` says which check the database runs.
 ///
-/// NOTE: ``sessionReset`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
+/// NOTE: ``sessionReset(seed:)`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
 /// tenant SQL creates on the connection. Later tenants meet them only by naming them. The C
 /// check rejects these commands, and `ALTER ROLE`, in tenant transactions.
 ///
@@ -68,7 +68,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
         self.bindingCheck = check
         self.bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
         self.endsAfterMilliseconds = check == .library ? PostgresTenantBinding.endsAfterMilliseconds(timeLimit: database.configuration.statementTimeLimit) : nil
-        self.sessionResetStatements = check == .plpgsql ? Self.sessionReset : []
+        self.resetsSession = check == .plpgsql
         self.database = database
         self.binding = binding
         self.rowLevelSecurity = rowLevelSecurity
@@ -88,7 +88,7 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
         PostgresTenantHandle(
             tenantID: tenantID, database: database, binding: binding, bindSQL: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds,
-            sessionReset: sessionResetStatements)
+            resetsSession: resetsSession)
     }
 
     /// The check the database runs for every tenant statement, found at start-up.
@@ -98,8 +98,13 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// With the C check, when the database ends a tenant transaction's backend; see
     /// ``PostgresTenantBinding/endsAfterMilliseconds(timeLimit:)``.
     let endsAfterMilliseconds: Int64?
-    /// ``sessionReset`` with the PL/pgSQL check, else nothing.
-    let sessionResetStatements: [PostgresStatement]
+    /// Whether the pool resets the session after each tenant statement: with the PL/pgSQL check.
+    let resetsSession: Bool
+
+    /// ``sessionReset(seed:)`` with the PL/pgSQL check and a new seed, else nothing.
+    var sessionResetStatements: [PostgresStatement] {
+        resetsSession ? Self.sessionReset() : []
+    }
 
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
@@ -112,24 +117,23 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
     /// `SET ROLE` (which `RESET ALL` skips), session advisory locks, the sequence values that
     /// `lastval()` and `currval()` return (`DISCARD SEQUENCES`), and the seed of `random()`,
-    /// which `setseed()` would let the next tenant's values be predicted from. The new seed takes
-    /// 52 bits of `gen_random_uuid()`, which draws from the server's strong random source.
+    /// which `setseed()` would let the next tenant's values be predicted from. The new seed comes
+    /// from this process's random source, so each reset gets another.
     ///
     /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
     /// key would have blocked every later migration. Like every pooled statement, they are
     /// prepared once per connection where the role cannot list prepared statements. Where it
     /// can, they go unnamed, because SQL that could name them could replace them.
-    static let sessionReset = [
-        PostgresStatement("RESET ALL"),
-        PostgresStatement(
-            """
-            SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false),
-                pg_catalog.setseed(('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::pg_catalog.text), 1, 13))
-                    ::pg_catalog.bit(52)::pg_catalog.int8 OPERATOR(pg_catalog./) 4503599627370496.0 OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.-) 1)
-            """),
-        PostgresStatement("DISCARD SEQUENCES"),
-    ]
+    static func sessionReset(seed: Double = Double.random(in: -1...1)) -> [PostgresStatement] {
+        [
+            PostgresStatement("RESET ALL"),
+            PostgresStatement(
+                "SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.set_config('role', 'none', false), pg_catalog.setseed($1)",
+                [.double(seed)]),
+            PostgresStatement("DISCARD SEQUENCES"),
+        ]
+    }
 }
 
 /// A database handle bound to one tenant, handed to tenant-scoped code by
@@ -143,8 +147,12 @@ public struct PostgresTenantHandle: Sendable {
     let bindSQL: String
     /// See ``PostgresTenantDatabase/endsAfterMilliseconds``.
     var endsAfterMilliseconds: Int64? = nil
-    /// The statements run after each statement; see ``PostgresTenantDatabase/sessionReset``.
-    var sessionReset: [PostgresStatement] = []
+    /// Whether the pool runs ``PostgresTenantDatabase/sessionReset(seed:)`` after each statement.
+    var resetsSession = false
+
+    private var sessionReset: [PostgresStatement] {
+        resetsSession ? PostgresTenantDatabase.sessionReset() : []
+    }
 
     /// Runs a statement as the tenant and returns its rows.
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -171,7 +179,7 @@ public struct PostgresTenantHandle: Sendable {
     /// every statement (same round trip), so SQL in the transaction that resets the settings
     /// (`RESET ALL`, `set_config`) affects at most its own statement. `now()` stays at the
     /// transaction's start, so the tag's minute does too. After the commit or rollback the
-    /// connection runs ``PostgresTenantDatabase/sessionReset`` (with the C check the database
+    /// connection runs ``PostgresTenantDatabase/sessionReset(seed:)`` (with the C check the database
     /// resets the session itself as the transaction ends).
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
