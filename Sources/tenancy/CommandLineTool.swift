@@ -7,7 +7,7 @@ enum CommandLineTool {
     static let commands: [Command] = [
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
-        LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql,
+        LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql, IsolationCommands.protect,
     ] + UsageCommands.group.commands + [SetupCommand.rolesSQL, DemoCommand.demo]
 
     /// The commands whose names are two words, such as `usage show`.
@@ -190,7 +190,7 @@ enum CommandLineTool {
         case let error as QuotaExceeded:
             console.writeError("error: \(error)\n" + UsageCommands.refusalDetails(error))
             return .refused
-        case let error as IsolationError where rejectedStatementCodes.contains(error.code):
+        case let error as IsolationError where rejectedStatementCodes.contains(error.code) || error.code == .invalidTable:
             console.writeError("error: \(error)")
             return .refused
         case let error as PostgresError where error.code == .insufficientPrivilege:

@@ -69,6 +69,27 @@ enum IsolationCommands {
             """,
         run: runSQL)
 
+    static let protect = Command(
+        name: "protect",
+        summary: "put an existing table under tenant isolation",
+        options: [
+            .value("table-schema", "NAME", help: "PostgreSQL only: the table's schema (default public)"),
+        ],
+        positionals: [
+            PositionalSpec(name: "TABLE", isRequired: true, help: "the table's name, a plain SQL identifier"),
+        ],
+        details: """
+            The table needs a text column tenant_id that leads its primary key and every unique
+            index. On SQLite its rows move to a base table behind a view of the same name that
+            shows only the bound tenant's rows, in the platform scope. On PostgreSQL the owner role
+            (--owner-database) enables and forces row-level security on it, creates the library's
+            policy, grants the application role reads and writes, and grants the maintenance role
+            (--maintenance-database, when set) reads; the table must belong to the owner role.
+            Protecting a table again changes nothing. A table whose shape does not fit exits with
+            4 and says what to change.
+            """,
+        run: runProtect)
+
     /// The isolation options of `sql` and the demo: the same guards a pooled application gets.
     static let isolation = TenantDataIsolation(enforceRowLevelSecurity: true, isolateFileStorage: false, separateEncryptionKeys: false)
 
@@ -174,6 +195,44 @@ enum IsolationCommands {
         case rows([SQLiteRow])
         case postgresRows([PostgresRow])
         case changed(Int)
+    }
+
+    private static func runProtect(_ invocation: Invocation) async throws {
+        let table = invocation.positional(0)!
+        let tableSchema = invocation.arguments.value("table-schema")
+        let registry = try await invocation.openRegistry(tenantData: true)
+        let name: String
+        switch registry.backend {
+        case .sqlite(let database, _):
+            guard tableSchema == nil else {
+                throw UsageError("option '--table-schema' applies only to a postgres:// database: SQLite has no schemas")
+            }
+            let tenants = try await SQLiteTenantDatabase(database, audit: registry.manager.audit)
+            try await registry.manager.withPlatformScope(reason: "tenancy protect \(table)") {
+                try await tenants.protect(table: table)
+            }
+            name = table
+        case .postgres(let backend):
+            let owner = try backend.requireOwner(for: "protect")
+            let tenants = try backend.requireTenants()
+            let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
+            let maintenance = try settings.maintenanceURL.map { try OpenRegistry.parseURL($0, source: "--maintenance-database").user }
+            let schema = tableSchema ?? "public"
+            try await tenants.rowLevelSecurity.protect(
+                table: table, schema: schema, owner: owner, applicationRole: backend.database.configuration.user, maintenanceRole: maintenance)
+            name = "\(schema).\(table)"
+        }
+        if invocation.json {
+            try invocation.console.writeJSON(ProtectOutput(table: name, protected: true))
+        } else {
+            invocation.console.write("Protected table \(name).")
+        }
+    }
+
+    /// The output of `protect --json`.
+    struct ProtectOutput: Encodable {
+        let table: String
+        let protected: Bool
     }
 
     private static func runSQL(_ invocation: Invocation) async throws {

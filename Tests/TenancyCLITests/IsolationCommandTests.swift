@@ -411,3 +411,37 @@ struct IsolationWorkspace {
         #expect(IsolationCommands.cell(value) == expected)
     }
 }
+
+@Suite struct ProtectCommandTests {
+    @Test func protectPutsTableBehindView() async throws {
+        let workspace = try Workspace()
+        try await workspace.createTenant(id: "tenant-a", name: "Tenant A", email: "a@a.example")
+        try await workspace.createTenant(id: "tenant-b", name: "Tenant B", email: "b@b.example")
+        let database = try SQLiteDatabase(path: workspace.databasePath)
+        try await database.write { connection in
+            try connection.executeScript("""
+                CREATE TABLE notes (tenant_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tenant_id, id));
+                CREATE TABLE loose (id INTEGER PRIMARY KEY);
+                """)
+        }
+
+        let protected = try await workspace.run("protect", "notes")
+        #expect(protected.status == 0, "\(protected.stderr)")
+        #expect(protected.stdout == "Protected table notes.\n")
+        let again = try await workspace.run("protect", "notes", "--json")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try again.jsonObject()["protected"] as? Bool == true)
+
+        _ = try await workspace.run("sql", "--tenant", "tenant-a", "INSERT INTO notes (id) VALUES ('a1')")
+        _ = try await workspace.run("sql", "--tenant", "tenant-b", "INSERT INTO notes (id) VALUES ('b1')")
+        let read = try await workspace.run("sql", "--tenant", "tenant-a", "SELECT tenant_id, id FROM notes")
+        #expect(read.stdout == "tenant_id  id\ntenant-a   a1\n\n(1 row)\n")
+
+        let unfit = try await workspace.run("protect", "loose")
+        #expect(unfit.status == 4)
+        #expect(unfit.stderr.hasPrefix("error: cannot protect 'loose': it has no tenant_id column"))
+        let schema = try await workspace.run("protect", "notes", "--table-schema", "public")
+        #expect(schema.status == 2)
+        #expect(schema.stderr.hasPrefix("error: option '--table-schema' applies only to a postgres:// database"))
+    }
+}

@@ -147,10 +147,12 @@ struct PostgresCommandTests {
         }
         let table = "\"\(workspace.schema)\".notes"
         try await workspace.ownerExecute("CREATE TABLE \(table) (tenant_id text COLLATE \"C\" NOT NULL, id text NOT NULL, PRIMARY KEY (tenant_id, id))")
-        let owner = try PostgresDatabase(url: workspace.owner, maximumConnections: 1)
-        let application = try PostgresConfiguration(url: workspace.application).user
-        try await PostgresRowLevelSecurity(schema: workspace.schema).protect(table: "notes", schema: workspace.schema, owner: owner, applicationRole: application)
-        await owner.close()
+        let protected = try await workspace.run("protect", "notes", "--table-schema", workspace.schema)
+        #expect(protected.status == 0, "\(protected.stderr)")
+        #expect(protected.stdout == "Protected table \(workspace.schema).notes.\n")
+        let withoutOwner = try await workspace.run("protect", "notes", "--table-schema", workspace.schema, withOwner: false)
+        #expect(withoutOwner.status == 2)
+        #expect(withoutOwner.stderr.hasPrefix("error: 'protect' on PostgreSQL needs the owner role"))
 
         let insertA = try await workspace.run("sql", "--tenant", "acme", "INSERT INTO \(table) VALUES ('acme', 'n1'), ('acme', 'n2')", withOwner: false)
         #expect(insertA.stdout == "2 rows changed.\n", "\(insertA.stderr)")
