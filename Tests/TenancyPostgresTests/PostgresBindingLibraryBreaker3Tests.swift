@@ -75,6 +75,40 @@ struct PostgresBindingLibraryBreaker3Tests {
         }
     }
 
+    /// `EXPLAIN ANALYZE` runs the statement and prints "Rows Removed by Filter", which counts
+    /// the rows the policy's filter dropped, that is other tenants' rows. Over a secondary
+    /// index (which need not lead with `tenant_id`) the count answers whether another tenant
+    /// has a row with a guessed value, such as an e-mail address.
+    @Test("EXPLAIN ANALYZE hides other tenants' rows")
+    func explainAnalyzeHidesOtherTenantsRows() async throws {
+        try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
+            let items = fixture.items
+            let owner = try await PostgresTestServer.owner()
+            try await owner.execute("CREATE INDEX items_by_note ON \(items) (note)")
+            let asA = fixture.tenants.handle(forID: fixture.tenantA)
+            let asB = fixture.tenants.handle(forID: fixture.tenantB)
+            try await asB.execute("""
+                INSERT INTO \(unsafeSQL: items) (tenant_id, id, note)
+                SELECT \(fixture.tenantB), 'x' || i, 'note ' || i FROM pg_catalog.generate_series(1, 3000) AS i
+                """)
+            try await owner.execute("ANALYZE \(items)")
+
+            let explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
+            let written = try await Self.planText(of: "\(explain) SELECT * FROM \(items) WHERE note = 'note 7'", as: asA)
+            let unwritten = try await Self.planText(of: "\(explain) SELECT * FROM \(items) WHERE note = 'no such note'", as: asA)
+            if let written, let unwritten {
+                // The index condition quotes each guess, so only the other lines must match.
+                let writtenLines = written.split(separator: "\n").filter { !$0.contains("note 7") }
+                let unwrittenLines = unwritten.split(separator: "\n").filter { !$0.contains("no such note") }
+                #expect(writtenLines == unwrittenLines, "A's plans differ for a note B wrote and one nobody wrote:\n\(written)\n---\n\(unwritten)")
+            }
+
+            // B has b1 and the 3000 rows above.
+            let scan = try await Self.planText(of: "\(explain) SELECT * FROM \(items) WHERE note <> ''", as: asA) ?? ""
+            #expect(!scan.contains("Rows Removed by Filter: 3001"), "A's plan counted B's 3001 rows:\n\(scan)")
+        }
+    }
+
     /// The statistics counters and `pg_class.reltuples` are readable by every role and count
     /// the rows of every table, the library's included. So tenant SQL learns how many tenants
     /// the registry has without naming the registry in its range table.
@@ -108,6 +142,17 @@ struct PostgresBindingLibraryBreaker3Tests {
                     #expect(count != 37, "tenant SQL read the number of registered tenants (37) from \(source)")
                 }
             }
+        }
+    }
+
+    /// Returns the lines `sql` (an `EXPLAIN`) prints, joined by newlines, or nil when the
+    /// binding check rejects `EXPLAIN` in a tenant transaction.
+    static func planText(of sql: String, as tenant: PostgresTenantHandle) async throws -> String? {
+        do {
+            let plan = try await tenant.query(PostgresQuery(unsafeSQL: sql))
+            return try plan.map { try $0.text("QUERY PLAN") }.joined(separator: "\n")
+        } catch let error as PostgresError where error.code == .insufficientPrivilege {
+            return nil
         }
     }
 
