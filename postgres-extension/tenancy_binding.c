@@ -88,6 +88,14 @@ static Oid	bound_namespace = InvalidOid;
 static bool reset_pending = false;
 
 /*
+ * Whether reset_pending outlived a transaction end inside a DO block (a COMMIT or ROLLBACK
+ * there, or an error raised in it), so it belongs to the transaction the block goes on in.
+ * After an error the block does not go on, and the next statement, run without any DO block,
+ * is not the tenant's: tenant_transaction() then drops the stale state.
+ */
+static bool reset_kept_over = false;
+
+/*
  * The timer that ends the backend when a tenant transaction runs past the time that
  * bind_tenant's third argument gives. The pool cancels a statement at its time limit, but SQL
  * can catch a cancel (an EXCEPTION WHEN query_canceled block), and it cannot catch the FATAL
@@ -206,8 +214,23 @@ static void
 end_pending_reset(void)
 {
 	reset_pending = SPI_inside_nonatomic_context();
+	reset_kept_over = reset_pending;
 	if (!reset_pending && get_timeout_active(termination_timeout))
 		disable_timeout(termination_timeout, false);
+}
+
+/* Whether the running statement belongs to a transaction that called bind_tenant. */
+static bool
+tenant_transaction(void)
+{
+	if (reset_pending && reset_kept_over && !SPI_inside_nonatomic_context())
+	{
+		reset_pending = false;
+		reset_kept_over = false;
+		if (get_timeout_active(termination_timeout))
+			disable_timeout(termination_timeout, false);
+	}
+	return reset_pending;
 }
 
 /* What RESET ALL, SET ROLE NONE and reset_nontransactional_state undo, at commit. */
@@ -261,8 +284,9 @@ transaction_ends(XactEvent event, void *arg)
  * or NULL. Each leaves state that outlives the transaction, which the reset cannot undo, or
  * reaches other tenants: ALTER ROLE changes the role every tenant shares (its password, or
  * settings for every later session), PREPARE and WITH HOLD cursors stay on the pooled session
- * under names the next tenant's SQL can use, LISTEN keeps a subscription there, and LOCK on a
- * shared table blocks every tenant.
+ * under names the next tenant's SQL can use, LISTEN keeps a subscription there, LOCK on a
+ * shared table blocks every tenant, and EXPLAIN shows the rows the policy filtered out ("Rows
+ * Removed by Filter") and estimates from every tenant's column statistics.
  */
 static const char *
 rejected_command(Node *statement)
@@ -280,6 +304,8 @@ rejected_command(Node *statement)
 			return "LOCK";
 		case T_AlterDefaultPrivilegesStmt:
 			return "ALTER DEFAULT PRIVILEGES";
+		case T_ExplainStmt:
+			return "EXPLAIN";
 		case T_DeclareCursorStmt:
 			if ((((DeclareCursorStmt *) statement)->options & CURSOR_OPT_HOLD) != 0)
 				return "DECLARE ... WITH HOLD";
@@ -294,7 +320,7 @@ check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
 			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	const char *command = reset_pending ? rejected_command(pstmt->utilityStmt) : NULL;
+	const char *command = tenant_transaction() ? rejected_command(pstmt->utilityStmt) : NULL;
 
 	if (command != NULL)
 		ereport(ERROR,
@@ -344,7 +370,7 @@ check_permissions(List *range_table, bool ereport_on_violation)
 {
 	ListCell   *cell;
 
-	if (reset_pending && !reading_key)
+	if (!reading_key && tenant_transaction())
 	{
 		foreach(cell, range_table)
 		{
@@ -354,16 +380,36 @@ check_permissions(List *range_table, bool ereport_on_violation)
 				continue;
 			if (!ereport_on_violation)
 				return false;
+			if (entry->relid == StatisticRelationId || entry->relid == StatisticExtDataRelationId)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("tenancy binding: a tenant transaction cannot read the planner statistics in pg_catalog.%s", get_rel_name(entry->relid)),
+						 errdetail("The statistics sample the values of every tenant's rows.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("tenancy binding: a tenant transaction cannot use the library table %s.%s",
 							get_namespace_name(get_rel_namespace(entry->relid)), get_rel_name(entry->relid)),
-					 errdetail("The registry, audit and quota tables and the planner's statistics cover every tenant.")));
+					 errdetail("The registry, audit and quota tables cover every tenant.")));
 		}
 	}
 	if (next_check_permissions != NULL)
 		return next_check_permissions(range_table, ereport_on_violation);
 	return true;
+}
+
+/*
+ * Arms the termination timer to fire ends_after milliseconds from now, when it is positive:
+ * always when may_delay, else only when that is earlier than the armed time. A transaction of
+ * several statements, each bound again, so gets its time from its latest statement.
+ */
+static void
+arm_termination(int ends_after, bool may_delay)
+{
+	if (ends_after <= 0)
+		return;
+	if (may_delay || !get_timeout_active(termination_timeout)
+		|| TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ends_after) < get_timeout_finish_time(termination_timeout))
+		enable_timeout_after(termination_timeout, ends_after);
 }
 
 /* Ends the backend with FATAL, as pg_terminate_backend does; runs in a signal handler. */
@@ -499,6 +545,7 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	int64		minute = 0;
 	int64		current;
 	Oid			namespace;
+	int			ends_after;
 	int			i;
 
 	/* Seeded here rather than in _PG_init, where an error would leave the library half set up. */
@@ -510,17 +557,14 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	}
 	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
 	reset_pending = true;
+	reset_kept_over = false;
 	forget_binding();
-	if (PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_INT64(2) > 0)
-	{
-		int			ends_after = (int) Min(PG_GETARG_INT64(2), (int64) PG_INT32_MAX);
-		TimestampTz ends_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ends_after);
-
-		if (!get_timeout_active(termination_timeout) || ends_at < get_timeout_finish_time(termination_timeout))
-			enable_timeout_after(termination_timeout, ends_after);
-	}
+	ends_after = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? (int) Min(Max(PG_GETARG_INT64(2), 0), (int64) PG_INT32_MAX) : 0;
 	if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+	{
+		arm_termination(ends_after, false);
 		PG_RETURN_VOID();
+	}
 	tenant_text = PG_GETARG_TEXT_PP(0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("tenancy binding: missing tag")));
@@ -562,6 +606,8 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	bound = MemoryContextStrdup(TopMemoryContext, tenant);
 	bound_transaction = MyProc->lxid;
 	bound_namespace = namespace;
+	/* Only the library can make a tag that verifies, so only it may give a later end. */
+	arm_termination(ends_after, true);
 	PG_RETURN_VOID();
 }
 

@@ -54,8 +54,10 @@ enum DemoCommand {
         }
         let location = try invocation.arguments.value("database").map { try DatabaseLocation(parsing: $0, source: "--database") }
             ?? .sqlite(path: try temporaryDatabasePath())
-        if case .sqlite = location, invocation.arguments.value("admin-database") != nil {
-            throw UsageError("option '--admin-database' applies only to a postgres:// database")
+        for option in ["owner-database", "admin-database"] where invocation.arguments.value(option) != nil {
+            if case .sqlite = location {
+                throw UsageError("option '--\(option)' applies only to a postgres:// database")
+            }
         }
         let registry: OpenRegistry
         var inspection: Inspection

@@ -363,7 +363,7 @@ struct PostgresCommandTests {
             "sql", "--platform", "--reason", "notes per tenant", countSQL, "--maintenance-database", workspace.application, withOwner: false)
         #expect(applicationAsMaintenance.status == 1)
         #expect(applicationAsMaintenance.stderr.hasPrefix(
-            "error: platform-wide reads need a read-only role with BYPASSRLS: the maintenance role \(application) has no BYPASSRLS, "))
+            "error: platform-wide reads need a maintenance role of their own: \(application) is the application role, which must never have BYPASSRLS; "))
         #expect(!applicationAsMaintenance.stderr.contains(workspace.application))
 
         var wrongPassword = try PostgresConfiguration(url: maintenanceURL)

@@ -210,7 +210,7 @@ struct PostgresBindingLibraryBreaker2Tests {
                             AND (most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL)
                         """)
                 }
-                #expect(error?.serverMessage == "tenancy binding: a tenant transaction cannot use the library table pg_catalog.pg_statistic")
+                #expect(error?.serverMessage == "tenancy binding: a tenant transaction cannot read the planner statistics in pg_catalog.pg_statistic")
                 // Without a tenant, the library's own statements may still read the statistics.
                 let statistics = try await fixture.pool.query(
                     "SELECT count(*) AS n FROM pg_catalog.pg_stats WHERE schemaname = $1 AND tablename = 'tenancy_tenants'", [.text(registry.name)])

@@ -164,9 +164,8 @@ struct PostgresPlatformReadTests {
             let role = fixture.pool.configuration.user
             let error = await Self.openingError(fixture, maintenance: fixture.pool)
             #expect(error?.code == .invalidMaintenanceRole)
-            #expect(error?.message == "platform-wide reads need a read-only role with BYPASSRLS: the maintenance role \(role) has no BYPASSRLS, "
-                + "so FORCE ROW LEVEL SECURITY shows it no tenant rows; ALTER ROLE \(role) BYPASSRLS as a superuser, "
-                + "or connect as the maintenance role that installRoles(admin:database:roles:) creates")
+            #expect(error?.message == "platform-wide reads need a maintenance role of their own: \(role) is the application role, which must never have BYPASSRLS; "
+                + "connect as a separate role with BYPASSRLS and NOSUPERUSER, such as the one installRoles(admin:database:roles:) or 'tenancy roles-sql --maintenance-database' creates")
         }
     }
 

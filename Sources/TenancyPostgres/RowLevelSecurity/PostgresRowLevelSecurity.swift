@@ -156,7 +156,9 @@ public struct PostgresRowLevelSecurity: Sendable {
         let library = "$libdir/\(Self.bindingLibrary)"
         return """
             DO $tenancy$ BEGIN
-                DROP FUNCTION IF EXISTS \(s).bind_tenant(pg_catalog.text, pg_catalog.text);
+                IF pg_catalog.to_regprocedure('\(s).bind_tenant(pg_catalog.text, pg_catalog.text)') IS NOT NULL THEN
+                    DROP FUNCTION \(s).bind_tenant(pg_catalog.text, pg_catalog.text);
+                END IF;
                 CREATE OR REPLACE FUNCTION \(s).bind_tenant(tenant pg_catalog.text, tag pg_catalog.text, ends_after_milliseconds pg_catalog.int8 DEFAULT 0)
                     RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER AS '\(library)', 'tenancy_bind_tenant';
                 CREATE OR REPLACE FUNCTION \(s).bound_tenant() RETURNS pg_catalog.text

@@ -71,7 +71,17 @@ extension PostgresTenantDatabase {
         let identity = try await maintenance.query("SELECT current_user::text AS role, pg_catalog.current_database()::text AS database")
         let role = try identity[0].text("role")
         let maintenanceDatabase = try identity[0].text("database")
-        let applicationDatabase = try await database.query("SELECT pg_catalog.current_database()::text AS database")[0].text("database")
+        let application = try await database.query("SELECT pg_catalog.current_database()::text AS database, current_user::text AS role")[0]
+        let applicationDatabase = try application.text("database")
+        let applicationRole = try application.text("role")
+        // BYPASSRLS on the application role would switch off isolation for every tenant, so
+        // the usual fix for a role without it must not be offered here.
+        guard role != applicationRole else {
+            throw IsolationError(
+                .invalidMaintenanceRole,
+                "platform-wide reads need a maintenance role of their own: \(role) is the application role, which must never have BYPASSRLS; "
+                    + "connect as a separate role with BYPASSRLS and NOSUPERUSER, such as the one installRoles(admin:database:roles:) or 'tenancy roles-sql --maintenance-database' creates")
+        }
         guard maintenanceDatabase == applicationDatabase else {
             throw IsolationError(
                 .invalidMaintenanceRole,
