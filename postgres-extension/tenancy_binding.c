@@ -191,10 +191,10 @@ static pg_prng_state seed_source;
 static bool seed_source_ready = false;
 
 /*
- * Undoes the session state that a transaction's end does not undo: sequence values that
- * lastval() and currval() return (DISCARD SEQUENCES), session advisory locks, and the seed of
- * random(), which setseed() or SET seed would let the next tenant's values be predicted from.
- * nextval() and setseed() are not rolled back, so this also runs when the transaction fails.
+ * Undoes the session state that a transaction's end does not undo. That is the sequence values
+ * that lastval() and currval() return (DISCARD SEQUENCES), session advisory locks, and the seed
+ * of random(). After setseed() or SET seed, the next tenant's random() values could be
+ * predicted. nextval() and setseed() are not rolled back, so this also runs at abort.
  */
 static void
 reset_nontransactional_state(void)
@@ -245,8 +245,8 @@ reset_session(void)
 /*
  * Ends the transaction's binding, and resets the session when the transaction called
  * bind_tenant. A COMMIT or ROLLBACK inside a DO block (a nonatomic SPI context) ends the
- * transaction in the middle of the tenant's statement, so the reset stays pending for the
- * transaction that the block goes on in, which runs without a binding.
+ * transaction in the middle of the tenant's statement. The block goes on in a new transaction
+ * without a binding, so the reset stays pending for that one.
  */
 static void
 transaction_ends(XactEvent event, void *arg)
@@ -281,12 +281,13 @@ transaction_ends(XactEvent event, void *arg)
 
 /*
  * The name of a command that tenant SQL may not run in a transaction that called bind_tenant,
- * or NULL. Each leaves state that outlives the transaction, which the reset cannot undo, or
- * reaches other tenants: ALTER ROLE changes the role every tenant shares (its password, or
- * settings for every later session), PREPARE and WITH HOLD cursors stay on the pooled session
- * under names the next tenant's SQL can use, LISTEN keeps a subscription there, LOCK on a
- * shared table blocks every tenant, and EXPLAIN shows the rows the policy filtered out ("Rows
- * Removed by Filter") and estimates from every tenant's column statistics.
+ * or NULL. Each leaves state that the reset cannot undo, or reaches other tenants:
+ * - ALTER ROLE and ALTER DEFAULT PRIVILEGES change the role every tenant shares.
+ * - PREPARE and WITH HOLD cursors stay on the pooled session under names the next tenant's SQL
+ *   can use, and LISTEN keeps a subscription there.
+ * - LOCK on a shared table blocks every tenant.
+ * - EXPLAIN shows the rows the policy filtered out ("Rows Removed by Filter"), and estimates
+ *   from every tenant's column statistics.
  */
 static const char *
 rejected_command(Node *statement)

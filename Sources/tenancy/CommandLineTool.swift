@@ -8,7 +8,7 @@ enum CommandLineTool {
         TenantCommands.create, TenantCommands.list, TenantCommands.show,
         LifecycleCommands.suspend, LifecycleCommands.activate, LifecycleCommands.delete,
         LifecycleCommands.purgeExpired, AuditCommand.audit, IsolationCommands.verify, IsolationCommands.sql, IsolationCommands.protect,
-    ] + UsageCommands.group.commands + [SetupCommand.rolesSQL, DemoCommand.demo]
+    ] + UsageCommands.group.commands + [SetupCommand.rolesSQL, SetupCommand.install, DemoCommand.demo]
 
     /// The commands whose names are two words, such as `usage show`.
     static let groups: [CommandGroup] = [UsageCommands.group]
@@ -184,7 +184,7 @@ enum CommandLineTool {
             console.writeError("error: \(error): check the id with 'tenancy list'")
             return .notFound
         case is InvalidTransitionError, is TenantSuspendedError, is TenantUnavailableError, is TenantStateError,
-            is TenantAlreadyExistsError, is IsolationCheckFailedError, is PlatformWriteRejectedError:
+            is TenantAlreadyExistsError, is IsolationCheckFailedError, is PlatformWriteRejectedError, is SetupCommand.SecretMismatchError:
             console.writeError("error: \(error)")
             return .refused
         case let error as QuotaExceeded:

@@ -360,7 +360,7 @@ enum DemoCommand {
         let debatesTable: String
         /// The line that exports the binding secret the demo generated, or nil.
         let secretLine: String?
-        /// What `verify` will report beyond the demo's own checks, or nil.
+        /// The finding `verify` will report beyond the demo's own checks, or nil.
         var verifyNote: String?
     }
 

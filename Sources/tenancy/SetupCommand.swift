@@ -31,6 +31,112 @@ enum SetupCommand {
             """,
         run: runRolesSQL)
 
+    static let install = Command(
+        name: "install",
+        summary: "install or upgrade the library's tables and tenant binding check in a PostgreSQL schema",
+        options: [
+            .flag("rotate-secret", help: "replace a stored binding secret that differs from \(PostgresBindingSecret.environmentVariable)"),
+        ],
+        details: """
+            Runs, as the owner role (--owner-database), the migrations of the registry, the quota
+            and rate-limit tables and row-level security in the schema (--schema), and installs
+            the tenant binding check with the secret in \(PostgresBindingSecret.environmentVariable). The check is
+            the C check when the schema has the functions of the tenancy_binding library (which
+            'tenancy roles-sql' creates as a superuser), else the PL/pgSQL check; running install
+            again after the superuser step moves a schema to the C check. The first 'tenancy create'
+            installs the same, so install is for upgrades and rotation.
+            When a binding secret is stored already and differs from the configured one, install
+            stops with exit 4 and changes nothing: replacing it makes every tag signed with the
+            old secret stop verifying at once. With --rotate-secret it replaces the secret; deploy
+            the new secret to the applications first.
+            """,
+        run: runInstall)
+
+    private static func runInstall(_ invocation: Invocation) async throws {
+        let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
+        guard case .postgres(let applicationURL) = try DatabaseLocation.resolve(
+            option: invocation.arguments.value("database"), environment: invocation.environment)
+        else {
+            throw UsageError("'install' needs a postgres:// URL in --database or \(DatabaseLocation.environmentVariable): on SQLite, 'tenancy create' installs everything")
+        }
+        guard let ownerURL = settings.ownerURL else {
+            throw UsageError("missing owner role: 'install' runs the migrations as the owner role; pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
+        }
+        let secret = try settings.requireSecret()
+        let configuration = try OpenRegistry.parseURL(applicationURL, source: "--database")
+        _ = try OpenRegistry.parseURL(ownerURL, source: "--owner-database")
+        let rowLevelSecurity: PostgresRowLevelSecurity
+        let registrySchema: PostgresRegistrySchema
+        let quotaSchema: PostgresQuotaSchema
+        do {
+            rowLevelSecurity = try PostgresRowLevelSecurity(schema: settings.schema)
+            registrySchema = try PostgresRegistrySchema(name: settings.schema)
+            quotaSchema = try PostgresQuotaSchema(name: settings.schema)
+        } catch {
+            throw UsageError("invalid schema name '\(settings.schema)' in --schema or \(PostgresSettings.schemaVariable): expected 1 to 63 bytes without NUL")
+        }
+        let database = try PostgresDatabase(configuration, maximumConnections: 2)
+        let owner = try PostgresDatabase(url: ownerURL, maximumConnections: 2)
+        defer {
+            Task {
+                await database.close()
+                await owner.close()
+            }
+        }
+        let binding = PostgresTenantBinding.verified(secret)
+        do {
+            if !invocation.arguments.has("rotate-secret") {
+                try await requireStoredSecret(binding, database: database, rowLevelSecurity: rowLevelSecurity)
+            }
+
+            try await registrySchema.install(owner: owner, applicationRole: configuration.user)
+            try await quotaSchema.install(owner: owner, applicationRole: configuration.user)
+            try await rowLevelSecurity.install(owner: owner, applicationRole: configuration.user, binding: binding)
+            let tenants = try await PostgresTenantDatabase(database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+            if invocation.json {
+                try invocation.console.writeJSON(InstallOutput(schema: settings.schema, bindingCheck: tenants.bindingCheck.rawValue))
+            } else {
+                invocation.console.write(
+                    "Installed schema '\(settings.schema)': the registry, quota and rate-limit tables, and row-level security with the \(tenants.bindingCheck.displayName).")
+            }
+        } catch let error as PostgresError {
+            throw PostgresOpenError(location: configuration.description, schema: settings.schema, underlying: error)
+        }
+    }
+
+    /// Throws ``SecretMismatchError`` when the schema stores a binding secret other than the
+    /// one in `binding`. The start-up check binds a probe tenant with the configured secret,
+    /// which the stored secret verifies only when the two are the same.
+    private static func requireStoredSecret(
+        _ binding: PostgresTenantBinding, database: PostgresDatabase, rowLevelSecurity: PostgresRowLevelSecurity
+    ) async throws {
+        let stored = "\(try PostgresIdentifier.quoted(rowLevelSecurity.schema)).binding_secret"
+        let installed = try await database.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS found", [.text(stored)])
+        guard try installed[0].boolean("found") else { return }
+        do {
+            _ = try await PostgresTenantDatabase(database, binding: binding, rowLevelSecurity: rowLevelSecurity)
+        } catch let error as IsolationError where error.code == .bindingMismatch {
+            throw SecretMismatchError(schema: rowLevelSecurity.schema, underlying: error)
+        }
+    }
+
+    /// The output of `install --json`.
+    struct InstallOutput: Encodable {
+        let schema: String
+        let bindingCheck: String
+    }
+
+    /// The stored binding secret is not the configured one, and `--rotate-secret` was not given.
+    struct SecretMismatchError: Error, CustomStringConvertible {
+        let schema: String
+        let underlying: IsolationError
+
+        var description: String {
+            "the binding secret stored in schema '\(schema)' is not the one in \(PostgresBindingSecret.environmentVariable) (or the clocks are more than a minute apart), "
+                + "so install changed nothing; set the stored secret, or pass --rotate-secret to replace it, which stops every tag signed with the old one"
+        }
+    }
+
     private static func runRolesSQL(_ invocation: Invocation) async throws {
         let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
         guard case .postgres(let applicationURL) = try DatabaseLocation.resolve(

@@ -408,6 +408,48 @@ struct PostgresCommandTests {
         await admin.close()
     }
 
+    @Test func installMovesSchemaToTheCCheckAndGuardsTheSecret() async throws {
+        let workspace = try PostgresWorkspace()
+        defer { Task { try? await workspace.drop() } }
+        let created = try await workspace.run("create", "--id", "acme", "--name", "Acme", "--tier", "free", "--admin-email", "a@acme.example")
+        #expect(created.status == 0, "\(created.stderr)")
+        let before = try await workspace.run("verify", "--only-schema", workspace.schema)
+        #expect(before.stdout.hasPrefix("Binding check: PL/pgSQL check\n"))
+
+        // The superuser adds the C functions later; install moves the schema to them.
+        try await workspace.prepareBindingLibrary()
+        let installed = try await workspace.run("install")
+        #expect(installed.status == 0, "\(installed.stderr)")
+        #expect(installed.stdout == "Installed schema '\(workspace.schema)': the registry, quota and rate-limit tables, "
+            + "and row-level security with the C check from the tenancy_binding library.\n")
+        let after = try await workspace.run("verify", "--only-schema", workspace.schema)
+        #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+        #expect(after.stdout.hasPrefix("Binding check: C check from the tenancy_binding library\n"))
+
+        // Another secret changes nothing without --rotate-secret.
+        let other = PostgresBindingSecret.generate().hexEncoded
+        let options = ["--database", workspace.application, "--schema", workspace.schema, "--owner-database", workspace.owner]
+        let refused = try await TenancyExecutable.run(["install"] + options, environment: [PostgresBindingSecret.environmentVariable: other])
+        #expect(refused.status == 4)
+        #expect(refused.stderr.hasPrefix("error: the binding secret stored in schema '\(workspace.schema)' is not the one in TENANCY_BINDING_SECRET"))
+        let stillOld = try await workspace.run("sql", "--tenant", "acme", "SELECT 1 AS one", withOwner: false)
+        #expect(stillOld.status == 0, "\(stillOld.stderr)")
+
+        let rotated = try await TenancyExecutable.run(["install", "--rotate-secret"] + options, environment: [PostgresBindingSecret.environmentVariable: other])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        let oldSecret = try await workspace.run("sql", "--tenant", "acme", "SELECT 1 AS one", withOwner: false)
+        #expect(oldSecret.status == 1)
+        #expect(oldSecret.stderr.contains("tenancy binding: the tag does not verify under the stored binding secret"))
+        let newSecret = try await TenancyExecutable.run(
+            ["sql", "--tenant", "acme", "SELECT 1 AS one", "--database", workspace.application, "--schema", workspace.schema],
+            environment: [PostgresBindingSecret.environmentVariable: other])
+        #expect(newSecret.stdout == "one\n1\n\n(1 row)\n", "\(newSecret.stderr)")
+
+        let sqlite = try await TenancyExecutable.run(["install", "--database", "sqlite:/tmp/none.sqlite", "--owner-database", workspace.owner])
+        #expect(sqlite.status == 2)
+        #expect(sqlite.stderr.hasPrefix("error: 'install' needs a postgres:// URL"))
+    }
+
     @Test func demoOnPostgresWithoutSuperuser() async throws {
         let (application, owner) = try CLIPostgresServer.urls()
         let result = try await TenancyExecutable.run(["demo", "--database", application, "--owner-database", owner])

@@ -153,13 +153,13 @@ extension PostgresTenantDatabase {
             // bind_tenant rejects a tag that does not verify, saying why.
             throw IsolationError(
                 .bindingMismatch,
-                "tenant binding check failed for role \(role): \(error.serverMessage ?? "the database rejected the signed binding"); run install(owner:applicationRole:binding:) with the configured secret and check the clocks")
+                "tenant binding check failed for role \(role): \(error.serverMessage ?? "the database rejected the signed binding"); run install(owner:applicationRole:binding:) (the CLI's 'tenancy install') with the configured secret and check the clocks")
         }
         guard bound == probe.rawValue else {
             let reason: String
             switch binding {
             case .verified:
-                reason = "the database did not accept the signed binding: the stored secret differs from the configured one, the database has the trusted check, or this machine's clock is more than a minute off the server's; run install(owner:applicationRole:binding:) with the configured secret and check the clocks"
+                reason = "the database did not accept the signed binding: the stored secret differs from the configured one, the database has the trusted check, or this machine's clock is more than a minute off the server's; run install(owner:applicationRole:binding:) (the CLI's 'tenancy install') with the configured secret and check the clocks"
             case .trusted:
                 reason = "the database did not accept a plain binding, because it has the verified check installed; use the verified binding with the installed secret"
             }
