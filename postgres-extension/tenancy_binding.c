@@ -88,12 +88,12 @@ static Oid	bound_namespace = InvalidOid;
 static bool reset_pending = false;
 
 /*
- * Whether reset_pending outlived a transaction end inside a DO block (a COMMIT or ROLLBACK
- * there, or an error raised in it), so it belongs to the transaction the block goes on in.
- * After an error the block does not go on, and the next statement, run without any DO block,
- * is not the tenant's: tenant_transaction() then drops the stale state.
+ * How many DO blocks and CALLs are running, counted by the utility hook. Only they can end a
+ * transaction in the middle of a statement (COMMIT or ROLLBACK in the block), and the block then
+ * goes on in a new transaction, which still runs the tenant's SQL. An error leaves the block,
+ * and the count drops, before the transaction aborts.
  */
-static bool reset_kept_over = false;
+static int	block_depth = 0;
 
 /*
  * The timer that ends the backend when a tenant transaction runs past the time that
@@ -213,8 +213,7 @@ reset_nontransactional_state(void)
 static void
 end_pending_reset(void)
 {
-	reset_pending = SPI_inside_nonatomic_context();
-	reset_kept_over = reset_pending;
+	reset_pending = block_depth > 0;
 	if (!reset_pending && get_timeout_active(termination_timeout))
 		disable_timeout(termination_timeout, false);
 }
@@ -223,13 +222,6 @@ end_pending_reset(void)
 static bool
 tenant_transaction(void)
 {
-	if (reset_pending && reset_kept_over && !SPI_inside_nonatomic_context())
-	{
-		reset_pending = false;
-		reset_kept_over = false;
-		if (get_timeout_active(termination_timeout))
-			disable_timeout(termination_timeout, false);
-	}
 	return reset_pending;
 }
 
@@ -244,9 +236,9 @@ reset_session(void)
 
 /*
  * Ends the transaction's binding, and resets the session when the transaction called
- * bind_tenant. A COMMIT or ROLLBACK inside a DO block (a nonatomic SPI context) ends the
- * transaction in the middle of the tenant's statement. The block goes on in a new transaction
- * without a binding, so the reset stays pending for that one.
+ * bind_tenant. A COMMIT or ROLLBACK inside a DO block ends the transaction in the middle of the
+ * tenant's statement. The block goes on in a new transaction without a binding, so the reset,
+ * the rejections and the termination timer stay pending for that one (see block_depth).
  */
 static void
 transaction_ends(XactEvent event, void *arg)
@@ -317,6 +309,17 @@ rejected_command(Node *statement)
 }
 
 static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (next_process_utility != NULL)
+		next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+static void
 check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
 			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
@@ -328,10 +331,21 @@ check_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenancy binding: a tenant transaction cannot run %s", command),
 				 errdetail("It leaves state on the pooled session or the shared role that outlives the transaction.")));
-	if (next_process_utility != NULL)
-		next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	if (!IsA(pstmt->utilityStmt, DoStmt) && !IsA(pstmt->utilityStmt, CallStmt))
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		return;
+	}
+	block_depth++;
+	PG_TRY();
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		block_depth--;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -558,7 +572,6 @@ tenancy_bind_tenant(PG_FUNCTION_ARGS)
 	}
 	/* Set first, so every transaction that reaches this call resets its session, even when it fails. */
 	reset_pending = true;
-	reset_kept_over = false;
 	forget_binding();
 	ends_after = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? (int) Min(Max(PG_GETARG_INT64(2), 0), (int64) PG_INT32_MAX) : 0;
 	if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)

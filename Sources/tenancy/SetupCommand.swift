@@ -86,7 +86,7 @@ enum SetupCommand {
         let binding = PostgresTenantBinding.verified(secret)
         do {
             if !invocation.arguments.has("rotate-secret") {
-                try await requireStoredSecret(binding, database: database, rowLevelSecurity: rowLevelSecurity)
+                try await requireStoredSecret(binding, database: database, owner: owner, rowLevelSecurity: rowLevelSecurity)
             }
 
             try await registrySchema.install(owner: owner, applicationRole: configuration.user)
@@ -107,11 +107,14 @@ enum SetupCommand {
     /// Throws ``SecretMismatchError`` when the schema stores a binding secret other than the
     /// one in `binding`. The start-up check binds a probe tenant with the configured secret,
     /// which the stored secret verifies only when the two are the same.
+    ///
+    /// The owner role looks for the secret table, because it owns the schema and sees it
+    /// whatever the application role's grants are.
     private static func requireStoredSecret(
-        _ binding: PostgresTenantBinding, database: PostgresDatabase, rowLevelSecurity: PostgresRowLevelSecurity
+        _ binding: PostgresTenantBinding, database: PostgresDatabase, owner: PostgresDatabase, rowLevelSecurity: PostgresRowLevelSecurity
     ) async throws {
         let stored = "\(try PostgresIdentifier.quoted(rowLevelSecurity.schema)).binding_secret"
-        let installed = try await database.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS found", [.text(stored)])
+        let installed = try await owner.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS found", [.text(stored)])
         guard try installed[0].boolean("found") else { return }
         do {
             _ = try await PostgresTenantDatabase(database, binding: binding, rowLevelSecurity: rowLevelSecurity)

@@ -5,15 +5,15 @@ import Testing
 
 /// A fourth round of attacks on the C binding check of the `tenancy_binding` library, on the
 /// pending state that a COMMIT inside a `DO` block keeps for the rest of the tenant's statement.
-/// `tenant_transaction()` drops that state when a statement runs while
-/// `SPI_inside_nonatomic_context()` is false. Tenant SQL makes it false without leaving its
-/// statement: inside a `BEGIN ... EXCEPTION` block (a subtransaction is atomic for SPI), or in
-/// a function with its own atomic SPI connection such as `query_to_xml`. Each test states what
-/// the threat model requires, so it fails while the attack works.
+/// The state once depended on `SPI_inside_nonatomic_context()`, which tenant SQL made false
+/// without leaving its statement: in a `BEGIN ... EXCEPTION` block (a subtransaction is atomic
+/// for SPI), or in a function with its own atomic SPI connection such as `query_to_xml`. The
+/// check now counts the running DO blocks instead. Each test states what the threat model
+/// requires, so it fails if the attack works again.
 @Suite("PostgreSQL binding library attacks, fourth round", .serialized)
 struct PostgresBindingLibraryBreaker4Tests {
-    /// After the COMMIT, one statement in an EXCEPTION block drops the pending reset, so the
-    /// settings, the advisory lock and the LISTEN that follow stay on the pooled session.
+    /// After the COMMIT, one statement in an EXCEPTION block must not drop the pending reset, or
+    /// the settings and the advisory lock that follow stay on the pooled session.
     @Test("EXCEPTION block after COMMIT in DO keeps the reset")
     func exceptionBlockAfterCommitKeepsReset() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
@@ -29,7 +29,6 @@ struct PostgresBindingLibraryBreaker4Tests {
                     PERFORM pg_catalog.set_config('search_path', 'tenant_a_path', false);
                     PERFORM pg_catalog.set_config('statement_timeout', '1234', false);
                     PERFORM pg_catalog.pg_advisory_lock(7340004);
-                    EXECUTE 'LISTEN tenant_a_channel';
                 END $$
                 """)
 
@@ -48,10 +47,9 @@ struct PostgresBindingLibraryBreaker4Tests {
         }
     }
 
-    /// `query_to_xml` runs its query on an atomic SPI connection, so after a COMMIT it drops the
-    /// pending state with no EXCEPTION block and no CREATE privilege, and that same query reads
-    /// a library table.
-    @Test("query_to_xml after COMMIT in DO reads library table")
+    /// `query_to_xml` runs its query on an atomic SPI connection. After a COMMIT it must not
+    /// drop the pending state, or that same query reads a library table.
+    @Test("query_to_xml after COMMIT in DO cannot read library table")
     func queryToXMLAfterCommitReadsLibraryTable() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             let protectedTables = "\(fixture.rls.quotedSchema).rls_tables"
@@ -69,10 +67,10 @@ struct PostgresBindingLibraryBreaker4Tests {
         }
     }
 
-    /// With the pending state dropped, the commands that the check rejects in tenant SQL run:
-    /// PREPARE leaves a statement the next tenant can execute, EXPLAIN shows plans, and ALTER
-    /// ROLE changes the role every tenant shares.
-    @Test("rejected commands run after COMMIT in DO", arguments: [
+    /// Were the pending state dropped, the commands that the check rejects in tenant SQL would
+    /// run: PREPARE leaves a statement the next tenant can execute, EXPLAIN shows plans, and
+    /// ALTER ROLE changes the role every tenant shares.
+    @Test("rejected commands fail after COMMIT in DO", arguments: [
         "EXECUTE 'PREPARE tenant_a_leftover AS SELECT 42'",
         "EXECUTE 'EXPLAIN SELECT 1'",
         "EXECUTE 'ALTER ROLE CURRENT_USER SET work_mem = ''1234kB'''",
@@ -100,10 +98,10 @@ struct PostgresBindingLibraryBreaker4Tests {
         }
     }
 
-    /// Dropping the pending state also disarms the termination timer, so a statement that
-    /// catches the pool's cancel outlives twice the time limit plus a second. The loop stops by
-    /// itself after 5 seconds.
-    @Test("EXCEPTION block after COMMIT disarms the timer")
+    /// Dropping the pending state would also disarm the termination timer, so a statement that
+    /// catches the pool's cancel would outlive twice the time limit plus a second. The loop
+    /// stops by itself after 5 seconds.
+    @Test("EXCEPTION block after COMMIT keeps the timer")
     func exceptionBlockAfterCommitDisarmsTimer() async throws {
         try await RowLevelSecurityFixture.with(check: .library, poolSize: 1) { (fixture: RowLevelSecurityFixture) async throws in
             var configuration = fixture.pool.configuration
