@@ -48,7 +48,8 @@ enum SetupCommand {
             When a binding secret is stored already and differs from the configured one, install
             stops with exit 4 and changes nothing: replacing it makes every tag signed with the
             old secret stop verifying at once. With --rotate-secret it replaces the secret; deploy
-            the new secret to the applications first.
+            the new secret to the applications first. Each part installs in transactions of its
+            own, so after a failure running install again completes it.
             """,
         run: runInstall)
 
