@@ -277,7 +277,8 @@ transaction_ends(XactEvent event, void *arg)
  * - ALTER ROLE and ALTER DEFAULT PRIVILEGES change the role every tenant shares.
  * - PREPARE and WITH HOLD cursors stay on the pooled session under names the next tenant's SQL
  *   can use, and LISTEN keeps a subscription there.
- * - LOCK on a shared table blocks every tenant.
+ * - LOCK on a shared table blocks every tenant, and so would a transaction prepared with
+ *   PREPARE TRANSACTION, which keeps its locks after the session moves on.
  * - EXPLAIN shows the rows the policy filtered out ("Rows Removed by Filter"), and estimates
  *   from every tenant's column statistics.
  */
@@ -299,6 +300,10 @@ rejected_command(Node *statement)
 			return "ALTER DEFAULT PRIVILEGES";
 		case T_ExplainStmt:
 			return "EXPLAIN";
+		case T_TransactionStmt:
+			if (((TransactionStmt *) statement)->kind == TRANS_STMT_PREPARE)
+				return "PREPARE TRANSACTION";
+			return NULL;
 		case T_DeclareCursorStmt:
 			if ((((DeclareCursorStmt *) statement)->options & CURSOR_OPT_HOLD) != 0)
 				return "DECLARE ... WITH HOLD";

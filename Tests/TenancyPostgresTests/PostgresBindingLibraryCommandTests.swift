@@ -14,6 +14,7 @@ struct PostgresBindingLibraryCommandTests {
         ("PREPARE planted AS SELECT 1", "PREPARE"),
         ("LISTEN tenant_channel", "LISTEN"),
         ("DECLARE kept CURSOR WITH HOLD FOR SELECT 1", "DECLARE ... WITH HOLD"),
+        ("PREPARE TRANSACTION 'kept'", "PREPARE TRANSACTION"),
         ("DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET work_mem = ''2MB'''; END $$", "ALTER ROLE"),
     ])
     func rejected(_ sql: String, _ command: String) async throws {
