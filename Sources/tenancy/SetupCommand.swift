@@ -53,16 +53,26 @@ enum SetupCommand {
             """,
         run: runInstall)
 
-    private static func runInstall(_ invocation: Invocation) async throws {
+    /// Returns the settings and the application and owner URLs of a PostgreSQL-only command,
+    /// or throws a usage error that ends with `reason`.
+    private static func postgresURLs(
+        _ invocation: Invocation, command: String, reason: String
+    ) throws -> (settings: PostgresSettings, application: String, owner: String) {
         let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
         guard case .postgres(let applicationURL) = try DatabaseLocation.resolve(
             option: invocation.arguments.value("database"), environment: invocation.environment)
         else {
-            throw UsageError("'install' needs a postgres:// URL in --database or \(DatabaseLocation.environmentVariable): on SQLite, 'tenancy create' installs everything")
+            throw UsageError("'\(command)' needs a postgres:// URL in --database or \(DatabaseLocation.environmentVariable): \(reason)")
         }
         guard let ownerURL = settings.ownerURL else {
-            throw UsageError("missing owner role: 'install' runs the migrations as the owner role; pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
+            throw UsageError("missing owner role: pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
         }
+        return (settings, applicationURL, ownerURL)
+    }
+
+    private static func runInstall(_ invocation: Invocation) async throws {
+        let (settings, applicationURL, ownerURL) = try postgresURLs(
+            invocation, command: "install", reason: "on SQLite, 'tenancy create' installs everything")
         let secret = try settings.requireSecret()
         let configuration = try OpenRegistry.parseURL(applicationURL, source: "--database")
         _ = try OpenRegistry.parseURL(ownerURL, source: "--owner-database")
@@ -142,15 +152,7 @@ enum SetupCommand {
     }
 
     private static func runRolesSQL(_ invocation: Invocation) async throws {
-        let settings = PostgresSettings.resolve(invocation.arguments, environment: invocation.environment)
-        guard case .postgres(let applicationURL) = try DatabaseLocation.resolve(
-            option: invocation.arguments.value("database"), environment: invocation.environment)
-        else {
-            throw UsageError("'roles-sql' needs a postgres:// URL in --database or \(DatabaseLocation.environmentVariable): the SQL is for PostgreSQL")
-        }
-        guard let ownerURL = settings.ownerURL else {
-            throw UsageError("missing owner role: pass --owner-database URL or set \(PostgresSettings.ownerVariable)")
-        }
+        let (settings, applicationURL, ownerURL) = try postgresURLs(invocation, command: "roles-sql", reason: "the SQL is for PostgreSQL")
         let application = try OpenRegistry.parseURL(applicationURL, source: "--database")
         let owner = try OpenRegistry.parseURL(ownerURL, source: "--owner-database")
         let maintenance = try settings.maintenanceURL.map { try OpenRegistry.parseURL($0, source: "--maintenance-database") }
