@@ -119,8 +119,8 @@ enum SetupCommand {
     /// one in `binding`. The start-up check binds a probe tenant with the configured secret,
     /// which the stored secret verifies only when the two are the same.
     ///
-    /// The owner role looks for the secret table, because it owns the schema and sees it
-    /// whatever the application role's grants are.
+    /// The owner role looks for the secret table, because it owns the schema, whatever the
+    /// application role's grants are.
     private static func requireStoredSecret(
         _ binding: PostgresTenantBinding, database: PostgresDatabase, owner: PostgresDatabase, rowLevelSecurity: PostgresRowLevelSecurity
     ) async throws {
