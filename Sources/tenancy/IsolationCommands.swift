@@ -127,7 +127,11 @@ enum IsolationCommands {
         if invocation.json {
             try invocation.console.writeJSON(IsolationReportOutput(report, bindingCheck: bindingCheck))
         } else {
-            invocation.console.write((bindingCheck.map { "Binding check: \($0.displayName)\n" } ?? "") + render(report))
+            var text = render(report)
+            if let bindingCheck {
+                text = "Binding check: \(bindingCheck.displayName)\n" + text
+            }
+            invocation.console.write(text)
         }
         guard report.passed else {
             throw IsolationCheckFailedError(report: report)

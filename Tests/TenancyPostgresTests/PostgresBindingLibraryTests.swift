@@ -221,8 +221,9 @@ struct PostgresBindingLibraryTests {
             #expect(error?.code == .invalidAuthorizationSpecification)
             #expect(error?.serverMessage == Self.doesNotVerify)
             let rotated = PostgresTenantHandle(
-                tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret), bindSQL: fixture.tenants.bindSQL,
-                endsAfterMilliseconds: fixture.tenants.endsAfterMilliseconds)
+                tenantID: fixture.tenantA, database: fixture.pool,
+                bindingStatement: PostgresBindingStatement(
+                    binding: .verified(newSecret), sql: fixture.tenants.bindSQL, endsAfterMilliseconds: fixture.tenants.endsAfterMilliseconds))
             let ids = try await rotated.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id").map { try $0.text("id") }
             #expect(ids == ["a1", "a2"])
         }
@@ -253,7 +254,7 @@ struct PostgresBindingLibraryTests {
                 return (try row.integer("n"), try row.integer("foreign"))
             }
             // The C check rejects EXPLAIN in a tenant transaction, so the owner shows the plan
-            // that the same settings give the same statement (its rows are none: no tenant).
+            // that the same settings give the same statement. It binds no tenant, so it reads no rows.
             let plan = try await PostgresTestServer.owner().withConnection { connection in
                 try connection.inTransaction {
                     _ = try connection.query(parallel)

@@ -527,7 +527,7 @@ struct PostgresRowLevelSecurityTests {
 
     // MARK: - Binding modes and keys
 
-    // PL/pgSQL only: the C check plans no expression that holds the key.
+    // PL/pgSQL only: the C check plans no expression that contains the key.
     @Test("the check never prints its plan, which holds the key")
     func checkSuppressesPlanDumps() async throws {
         try await RowLevelSecurityFixture.with { (fixture: RowLevelSecurityFixture) async throws in
@@ -550,7 +550,8 @@ struct PostgresRowLevelSecurityTests {
             let newSecret = PostgresBindingSecret.generate()
             try await fixture.rls.install(owner: try await PostgresTestServer.owner(), applicationRole: fixture.pool.configuration.user, binding: .verified(newSecret))
             #expect(try await fixture.itemIDs(as: fixture.tenantA) == [])
-            let rotated = PostgresTenantHandle(tenantID: fixture.tenantA, database: fixture.pool, binding: .verified(newSecret), bindSQL: fixture.tenants.bindSQL)
+            let rotated = PostgresTenantHandle(
+                tenantID: fixture.tenantA, database: fixture.pool, bindingStatement: PostgresBindingStatement(binding: .verified(newSecret)))
             let ids = try await rotated.query("SELECT id FROM \(unsafeSQL: fixture.items) ORDER BY id").map { try $0.text("id") }
             #expect(ids == ["a1", "a2"])
         }

@@ -212,10 +212,10 @@ public enum PostgresTenantBinding: Sendable {
     }
 
     /// Returns the statement that binds `tenant` (or, for nil, no tenant) for the rest of the
-    /// transaction: ``sql``, which always sets both settings, so no value left on a pooled
-    /// connection's session by earlier SQL is ever used, or with the C check
-    /// ``librarySQL(quotedSchema:)``, whose first two arguments are the same and whose third is
-    /// `endsAfterMilliseconds` (0 for none).
+    /// transaction. With ``sql`` it always sets both settings, so no value that earlier SQL left
+    /// on a pooled connection's session is ever used. With the C check's
+    /// ``librarySQL(quotedSchema:)`` the first two arguments are the same, and the third is
+    /// `endsAfterMilliseconds`.
     func statement(tenant: TenantID?, now: Date = Date(), sql: String = Self.sql, endsAfterMilliseconds: Int64? = nil) -> PostgresStatement {
         var arguments = arguments(tenant: tenant, now: now)
         if let endsAfterMilliseconds {
@@ -227,17 +227,17 @@ public enum PostgresTenantBinding: Sendable {
         return statement
     }
 
-    /// The binding statement for the C check: `bind_tenant` verifies the tag and keeps the
-    /// tenant for the transaction, or unbinds for an empty tenant. Its third argument arms a
-    /// timer that ends the backend when the transaction runs that many milliseconds, because
-    /// SQL can catch the cancel request that the pool's time limit sends.
+    /// Returns the binding statement's SQL for the C check. `bind_tenant` verifies the tag and
+    /// keeps the tenant for the transaction, or unbinds for an empty tenant. Its third argument
+    /// arms a timer that ends the backend when the transaction runs that many milliseconds,
+    /// because SQL can catch the cancel request that the pool's time limit sends.
     static func librarySQL(quotedSchema: String) -> String {
         "SELECT \(quotedSchema).bind_tenant($1, $2, $3)"
     }
 
-    /// The third argument of ``librarySQL(quotedSchema:)`` for a pool with `timeLimit`: twice
-    /// the limit plus a second, so the pool's cancel at the limit, and its own giving up at
-    /// twice the limit, come first; 0 without a limit.
+    /// Returns the third argument of ``librarySQL(quotedSchema:)`` for a pool with `timeLimit`:
+    /// twice the limit plus a second, or 0 without a limit. The pool's cancel at the limit, and
+    /// its giving up at twice the limit, so come first.
     static func endsAfterMilliseconds(timeLimit: Duration?) -> Int64 {
         guard let timeLimit else { return 0 }
         let (seconds, attoseconds) = timeLimit.components
@@ -263,5 +263,36 @@ public enum PostgresTenantBinding: Sendable {
         case .trusted:
             return [.text(tenant.rawValue), .text("")]
         }
+    }
+}
+
+/// The binding statement of one binding mode and check: its SQL, and with the C check the time
+/// after which the database ends a tenant transaction's backend.
+struct PostgresBindingStatement: Sendable {
+    let binding: PostgresTenantBinding
+    let sql: String
+    /// Set with the C check only; see ``PostgresTenantBinding/endsAfterMilliseconds(timeLimit:)``.
+    let endsAfterMilliseconds: Int64?
+
+    init(binding: PostgresTenantBinding, sql: String = PostgresTenantBinding.sql, endsAfterMilliseconds: Int64? = nil) {
+        self.binding = binding
+        self.sql = sql
+        self.endsAfterMilliseconds = endsAfterMilliseconds
+    }
+
+    /// Creates the statement that `check` needs, for a pool with `timeLimit`.
+    init(_ binding: PostgresTenantBinding, check: PostgresBindingCheck, quotedSchema: String, timeLimit: Duration?) {
+        if check == .library {
+            self.init(
+                binding: binding, sql: PostgresTenantBinding.librarySQL(quotedSchema: quotedSchema),
+                endsAfterMilliseconds: PostgresTenantBinding.endsAfterMilliseconds(timeLimit: timeLimit))
+        } else {
+            self.init(binding: binding)
+        }
+    }
+
+    /// Returns the statement that binds `tenant`, or no tenant for nil.
+    func statement(tenant: TenantID?) -> PostgresStatement {
+        binding.statement(tenant: tenant, sql: sql, endsAfterMilliseconds: endsAfterMilliseconds)
     }
 }

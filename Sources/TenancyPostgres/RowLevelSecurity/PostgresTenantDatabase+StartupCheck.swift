@@ -144,11 +144,11 @@ extension PostgresTenantDatabase {
     ) async throws {
         let probe = try TenantID(validating: "startup-probe")
         let call = "SELECT \(rowLevelSecurity.quotedSchema).current_tenant() AS tenant"
-        let bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
+        // No time limit: the probe must not arm the C check's timer.
+        let bindingStatement = PostgresBindingStatement(binding, check: check, quotedSchema: rowLevelSecurity.quotedSchema, timeLimit: nil)
         let bound: String?
         do {
-            let bind = binding.statement(tenant: probe, sql: bindSQL, endsAfterMilliseconds: check == .library ? 0 : nil)
-            bound = try await database.pipeline([bind, PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
+            bound = try await database.pipeline([bindingStatement.statement(tenant: probe), PostgresStatement(call)])[1].rows.first?.optionalText("tenant")
         } catch let error as PostgresError where error.code == .invalidAuthorizationSpecification {
             // bind_tenant rejects a tag that does not verify, saying why.
             throw IsolationError(

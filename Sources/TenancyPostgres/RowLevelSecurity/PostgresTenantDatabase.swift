@@ -21,9 +21,10 @@ public import Tenancy
 /// because there every statement is trusted code, which could bind any tenant anyway.
 ///
 /// With the C check (``PostgresBindingCheck/library``) the binding statement is
-/// `bind_tenant($1, $2)`: the database checks the tag there, keeps the tenant in the backend's
-/// memory rather than in settings, and resets the session itself when the transaction ends, so
-/// the pool sends no ``sessionReset(seed:)``. ``bindingCheck`` says which check the database runs.
+/// `bind_tenant($1, $2, $3)`. The database checks the tag there and keeps the tenant in the
+/// backend's memory rather than in settings. It resets the session itself when the transaction
+/// ends, so the pool sends no ``sessionReset(seed:)``. ``bindingCheck`` names the check the
+/// database runs.
 ///
 /// NOTE: ``sessionReset(seed:)`` leaves `LISTEN`, prepared statements and `WITH HOLD` cursors that
 /// tenant SQL creates on the connection. Later tenants meet them only by naming them. The C
@@ -66,8 +67,8 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     ) async throws {
         let check = try await Self.checkApplicationRole(database: database, binding: binding, rowLevelSecurity: rowLevelSecurity)
         self.bindingCheck = check
-        self.bindSQL = check == .library ? PostgresTenantBinding.librarySQL(quotedSchema: rowLevelSecurity.quotedSchema) : PostgresTenantBinding.sql
-        self.endsAfterMilliseconds = check == .library ? PostgresTenantBinding.endsAfterMilliseconds(timeLimit: database.configuration.statementTimeLimit) : nil
+        self.bindingStatement = PostgresBindingStatement(
+            binding, check: check, quotedSchema: rowLevelSecurity.quotedSchema, timeLimit: database.configuration.statementTimeLimit)
         self.resetsSession = check == .plpgsql
         self.database = database
         self.binding = binding
@@ -86,18 +87,17 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// Returns a handle bound to a tenant id, for the library's own per-tenant work (purge,
     /// probes), which runs whatever the tenant's status.
     func handle(forID tenantID: TenantID) -> PostgresTenantHandle {
-        PostgresTenantHandle(
-            tenantID: tenantID, database: database, binding: binding, bindSQL: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds,
-            resetsSession: resetsSession)
+        PostgresTenantHandle(tenantID: tenantID, database: database, bindingStatement: bindingStatement, resetsSession: resetsSession)
     }
 
     /// The check the database runs for every tenant statement, found at start-up.
     public let bindingCheck: PostgresBindingCheck
-    /// The binding statement's SQL for ``bindingCheck``.
-    let bindSQL: String
-    /// With the C check, when the database ends a tenant transaction's backend; see
-    /// ``PostgresTenantBinding/endsAfterMilliseconds(timeLimit:)``.
-    let endsAfterMilliseconds: Int64?
+    /// The binding statement for ``bindingCheck``.
+    let bindingStatement: PostgresBindingStatement
+    /// The binding statement's SQL.
+    var bindSQL: String { bindingStatement.sql }
+    /// With the C check, the time after which the database ends a tenant transaction's backend.
+    var endsAfterMilliseconds: Int64? { bindingStatement.endsAfterMilliseconds }
     /// Whether the pool resets the session after each tenant statement: with the PL/pgSQL check.
     let resetsSession: Bool
 
@@ -109,16 +109,16 @@ public final class PostgresTenantDatabase: TenantDatabaseProvider {
     /// Runs a statement with no tenant bound: the policies show it no rows and reject its
     /// writes. For checks that the database fails closed.
     public func queryWithoutTenant(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        let bind = binding.statement(tenant: nil, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
-        return try await database.pipeline([bind, query.statement], sessionReset: sessionResetStatements)[1].rows
+        try await database.pipeline([bindingStatement.statement(tenant: nil), query.statement], sessionReset: sessionResetStatements)[1].rows
     }
 
-    /// The statements that undo, after each tenant statement, what it left on the pooled
-    /// session: every setting made with `SET` or `set_config(..., false)` (`RESET ALL`),
-    /// `SET ROLE` (which `RESET ALL` skips), session advisory locks, the sequence values that
-    /// `lastval()` and `currval()` return (`DISCARD SEQUENCES`), and the seed of `random()`,
-    /// which `setseed()` would let the next tenant's values be predicted from. The new seed comes
-    /// from this process's random source, so each reset gets another.
+    /// Returns the statements that undo, after each tenant statement, what it left on the
+    /// pooled session:
+    /// - every setting made with `SET` or `set_config(..., false)` (`RESET ALL`);
+    /// - `SET ROLE`, which `RESET ALL` skips, and session advisory locks;
+    /// - the sequence values that `lastval()` and `currval()` return (`DISCARD SEQUENCES`);
+    /// - the seed of `random()`. After `setseed()` the next tenant's values could be predicted,
+    ///   so each reset sets `seed`, by default from this process's random source.
     ///
     /// Without them, seen on PostgreSQL 15.18, one tenant's `SET client_encoding = 'LATIN1'`
     /// made the next tenant's `café` arrive as `cafÃ©`, and a session lock on the installers'
@@ -142,11 +142,8 @@ public struct PostgresTenantHandle: Sendable {
     /// The tenant every statement runs as.
     public let tenantID: TenantID
     let database: PostgresDatabase
-    let binding: PostgresTenantBinding
-    /// The binding statement's SQL; see ``PostgresTenantDatabase/bindingCheck``.
-    let bindSQL: String
-    /// See ``PostgresTenantDatabase/endsAfterMilliseconds``.
-    var endsAfterMilliseconds: Int64? = nil
+    /// The binding statement of the database's check; see ``PostgresTenantDatabase/bindingCheck``.
+    let bindingStatement: PostgresBindingStatement
     /// Whether the pool runs ``PostgresTenantDatabase/sessionReset(seed:)`` after each statement.
     var resetsSession = false
 
@@ -167,8 +164,7 @@ public struct PostgresTenantHandle: Sendable {
 
     /// Sends the binding and the statement in one pipeline and returns the statement's result.
     func run(_ query: PostgresQuery) async throws -> PostgresResult {
-        let bind = binding.statement(tenant: tenantID, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
-        let results = try await database.pipeline([bind, query.statement], sessionReset: sessionReset)
+        let results = try await database.pipeline([bindingStatement.statement(tenant: tenantID), query.statement], sessionReset: sessionReset)
         return results[1]
     }
 
@@ -183,7 +179,7 @@ public struct PostgresTenantHandle: Sendable {
     /// resets the session itself as the transaction ends).
     @discardableResult
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresTenantTransaction) throws -> Result) async throws -> Result {
-        let bind = binding.statement(tenant: tenantID, sql: bindSQL, endsAfterMilliseconds: endsAfterMilliseconds)
+        let bind = bindingStatement.statement(tenant: tenantID)
         let sessionReset = self.sessionReset
         return try await database.withConnection { connection in
             defer {
