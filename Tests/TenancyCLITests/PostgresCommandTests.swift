@@ -164,8 +164,8 @@ struct PostgresCommandTests {
         #expect(read.stdout == "tenant_id  id\nacme       n1\nacme       n2\n\n(2 rows)\n")
 
         // With the PL/pgSQL check the forged setting replaces the verified one inside the
-        // statement, so the policy sees no valid tenant and returns no rows at all. The C check
-        // reads no setting, so the statement still sees acme's rows only.
+        // statement, so the policy finds no valid tenant and returns no rows at all. The C check
+        // reads no setting, so the statement still returns acme's rows only.
         let forged = try await workspace.run(
             "sql", "--tenant", "acme", "SELECT n.* FROM \(table) n, (SELECT set_config('tenancy.tenant_id', 'globex', true)) AS f ORDER BY n.id",
             withOwner: false)

@@ -126,7 +126,7 @@ public struct PostgresRowLevelSecurity: Sendable {
     public static let bindingLibrary = "tenancy_binding"
 
     /// Returns the SQL a superuser runs to create the library's schema for `owner` when it is
-    /// missing, and in it the C binding functions `bind_tenant(text, text)` and
+    /// missing, and in it the C binding functions `bind_tenant(text, text, int8)` and
     /// `bound_tenant()`, owned by `owner`, when the server has the ``bindingLibrary`` file.
     /// Without the file it creates only the schema and raises a notice, and the verified
     /// binding uses its PL/pgSQL check. ``superuserSQL(database:roles:)`` includes it. Run
@@ -150,7 +150,7 @@ public struct PostgresRowLevelSecurity: Sendable {
         return sql + libraryFunctionsSQL(owner: owner)
     }
 
-    /// The part of ``bindingLibrarySQL(owner:applicationRole:)`` after the schema, for the quoted owner role.
+    /// Returns the part of ``bindingLibrarySQL(owner:applicationRole:)`` after the schema, for the quoted owner role.
     private func libraryFunctionsSQL(owner: String) -> String {
         let s = quotedSchema
         let library = "$libdir/\(Self.bindingLibrary)"
